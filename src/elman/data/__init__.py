@@ -1,0 +1,1 @@
+"""Corpus readers, tag schemes, vocabularies, the binary cache and batching."""
