@@ -1,0 +1,268 @@
+"""The ``elman`` command line: a thin layer that parses options and calls the library.
+
+Errors caused by input (``ElmanError``) are printed as one line on standard error with exit
+status 2; usage errors also exit with 2, as Click does.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from elman.errors import ElmanError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find names and other labelled spans in text with an Elman recurrent network.",
+)
+logger = logging.getLogger("elman")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _handles_errors(command: F) -> F:
+    """Turn ``ElmanError`` into a one-line message and exit status 2, with no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ElmanError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Format(str, Enum):
+    auto = "auto"
+    conll = "conll"
+    parallel = "parallel"
+
+
+class Scheme(str, Enum):
+    auto = "auto"
+    iob1 = "iob1"
+    iob2 = "iob2"
+    bioes = "bioes"
+    iobes = "iobes"
+    bilou = "bilou"
+
+
+class Mode(str, Enum):
+    conlleval = "conlleval"
+    strict = "strict"
+
+
+class Separator(str, Enum):
+    auto = "auto"
+    space = "space"
+    tab = "tab"
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    conll = "conll"
+    inline = "inline"
+    pretty = "pretty"
+
+
+class InputFormat(str, Enum):
+    text = "text"
+    tokens = "tokens"
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")
+    ] = False,
+) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", force=True)
+
+
+@app.command()
+@_handles_errors
+def train(
+    train_path: Annotated[
+        str | None, typer.Option("--train", help="Training corpus: file, folder or builtin:train.")
+    ] = None,
+    dev: Annotated[
+        str | None, typer.Option(help="Dev corpus for early stopping and LR decay.")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Model directory to write.")] = None,
+    test: Annotated[str | None, typer.Option(help="Test corpus, scored once at the end.")] = None,
+    format: Annotated[Format, typer.Option(help="Corpus format.")] = Format.auto,
+    scheme: Annotated[Scheme, typer.Option(help="Tag scheme of the corpora.")] = Scheme.auto,
+    sep: Annotated[
+        Separator, typer.Option(help="Column separator of CoNLL files.")
+    ] = Separator.auto,
+    preset: Annotated[str | None, typer.Option(help="Named settings; see elman presets.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with [model] and [train] tables.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override one setting, e.g. --set model.hidden=300."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default from config: 13).")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the interrupted run whose output is DIR.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on a terminal.")] = True,
+) -> None:
+    """Train a tagger and save it, with its scores, to --output."""
+    from elman.train.launch import launch_training
+
+    launch_training(
+        train_path=train_path,
+        dev=dev,
+        output=output,
+        test=test,
+        format=format.value,
+        scheme=scheme.value,
+        sep=sep.value,
+        preset=preset,
+        config=config,
+        overrides=set_ or [],
+        seed=seed,
+        resume=resume,
+        progress=progress,
+    )
+
+
+@app.command()
+@_handles_errors
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    data: Annotated[str, typer.Argument(help="Annotated corpus: file, folder or builtin:test.")],
+    format: Annotated[Format, typer.Option(help="Corpus format.")] = Format.auto,
+    scheme: Annotated[Scheme, typer.Option(help="Tag scheme of the corpus.")] = Scheme.auto,
+    sep: Annotated[
+        Separator, typer.Option(help="Column separator of CoNLL files.")
+    ] = Separator.auto,
+    mode: Annotated[Mode, typer.Option(help="conlleval reading or strict reading of chunks.")] = (
+        Mode.conlleval
+    ),
+    json_: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+    predictions: Annotated[
+        Path | None, typer.Option(help="Also write token, gold and predicted tag columns here.")
+    ] = None,
+) -> None:
+    """Tag an annotated corpus with a model and print conlleval scores."""
+    from elman import atomic
+    from elman.data.readers import read_corpus
+    from elman.evaluate.report import format_conlleval, scores_to_json
+    from elman.evaluate.run import evaluate as run_evaluation
+    from elman.tag.formats import conll_line
+    from elman.tag.predictor import load
+
+    tagger = load(model)
+    settings: dict[str, Any] = {"sep": sep.value} if format != Format.parallel else {}
+    corpus = read_corpus(data, format=format.value, scheme=scheme.value, **settings)
+    result = run_evaluation(tagger, corpus, mode=mode.value)
+    if predictions is not None:
+        lines: list[str] = []
+        for sentence, predicted in zip(corpus.sentences, result.predicted, strict=True):
+            gold = sentence.tags or ()
+            lines.extend(
+                conll_line(row) for row in zip(sentence.tokens, gold, predicted, strict=True)
+            )
+            lines.append("\n")
+        atomic.write_text(predictions, "".join(lines))
+    if json_:
+        typer.echo(scores_to_json(result.scores).rstrip("\n"))
+    else:
+        typer.echo(format_conlleval(result.scores).rstrip("\n"))
+        typer.echo(f"OOV rate: {100 * result.oov_rate:.2f}% of {result.scores.tokens} tokens")
+
+
+@app.command()
+@_handles_errors
+def score(
+    file: Annotated[
+        Path, typer.Argument(help="File whose last two columns are gold and predicted tags.")
+    ],
+    scheme: Annotated[Scheme, typer.Option(help="Tag scheme; auto detects it.")] = Scheme.auto,
+    mode: Annotated[Mode, typer.Option(help="conlleval reading or strict reading of chunks.")] = (
+        Mode.conlleval
+    ),
+    sep: Annotated[Separator, typer.Option(help="Column separator.")] = Separator.auto,
+    json_: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """Score predicted tags against gold tags, as the conlleval script does."""
+    from elman.data.scheme import detect_scheme, normalize_scheme
+    from elman.evaluate.metrics import read_score_file
+    from elman.evaluate.metrics import score as score_tags
+    from elman.evaluate.report import format_conlleval, scores_to_json
+
+    gold, predicted, _ = read_score_file(file, sep=sep.value)
+    chosen = normalize_scheme(scheme.value, allow_auto=True)
+    if chosen == "auto":
+        chosen = detect_scheme([*gold, *predicted])
+    try:
+        result = score_tags(gold, predicted, scheme=chosen, mode=mode.value)
+    except ValueError as error:
+        raise ElmanError(f"{file}: {error}") from error
+    typer.echo((scores_to_json(result) if json_ else format_conlleval(result)).rstrip("\n"))
+
+
+@app.command()
+@_handles_errors
+def tag(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="UTF-8 text files; without any, each line of standard input."),
+    ] = None,
+    format: Annotated[OutputFormat, typer.Option(help="Output format.")] = OutputFormat.jsonl,
+    input_format: Annotated[
+        InputFormat,
+        typer.Option(help="text: raw text; tokens: one token per line, blank between sentences."),
+    ] = InputFormat.text,
+    output: Annotated[
+        Path | None, typer.Option(help="Write here instead of standard output.")
+    ] = None,
+    tokens: Annotated[
+        bool, typer.Option(help="Add the tokens and tags to JSON Lines output.")
+    ] = False,
+) -> None:
+    """Find the entities in text files or standard input."""
+    from elman import atomic
+    from elman.tag.documents import tag_documents
+    from elman.tag.predictor import load
+
+    tagger = load(model)
+    chunks = tag_documents(
+        tagger, files or [], format.value, input_format.value, include_tokens=tokens
+    )
+    if output is None:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+    else:
+        atomic.write_text(output, "".join(chunks))
+
+
+@app.command()
+def presets() -> None:
+    """List the shipped presets for elman train --preset."""
+    from elman.settings import presets as shipped
+
+    for name, description in shipped().items():
+        typer.echo(f"{name:<12} {description}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,65 @@
+"""Settings of the network, saved with its weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elman.errors import ConfigError
+
+CELLS = ("elman", "jordan", "gru", "lstm")
+NONLINEARITIES = ("tanh", "sigmoid")
+CHAR_ENCODERS = ("none", "cnn", "rnn")
+OUTPUTS = ("softmax", "crf")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the tagger: inputs, recurrence and output layer.
+
+    ``window`` is the number of words whose embeddings are concatenated for each position (the word
+    itself and ``window // 2`` neighbours on each side); 1 turns the context window off.
+    """
+
+    word_dim: int = 100
+    window: int = 3
+    casing_dim: int = 8
+    char_encoder: str = "none"
+    char_dim: int = 25
+    char_hidden: int = 50
+    cell: str = "elman"
+    nonlinearity: str = "tanh"
+    hidden: int = 200
+    layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.3
+    output: str = "softmax"
+    constrained_decoding: bool = True
+    pretrained: str = ""
+    freeze_pretrained: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("cell", self.cell, CELLS)
+        _choice("nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _choice("char_encoder", self.char_encoder, CHAR_ENCODERS)
+        _choice("output", self.output, OUTPUTS)
+        if self.window < 1 or self.window % 2 == 0:
+            raise ConfigError(f"model.window={self.window}: expected an odd number >= 1 (1 is off)")
+        for name in ("word_dim", "hidden", "layers", "char_dim", "char_hidden"):
+            if getattr(self, name) < 1:
+                raise ConfigError(
+                    f"model.{name}={getattr(self, name)}: expected a positive integer"
+                )
+        if self.casing_dim < 0:
+            raise ConfigError(f"model.casing_dim={self.casing_dim}: expected 0 (off) or more")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout={self.dropout}: expected a value in [0, 1)")
+        if self.cell == "jordan" and self.bidirectional:
+            raise ConfigError(
+                "model.cell='jordan' feeds back the previous output, which only exists left to "
+                "right; set model.bidirectional=false or choose another cell"
+            )
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"model.{name}={value!r}: expected one of {', '.join(allowed)}")

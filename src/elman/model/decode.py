@@ -1,0 +1,108 @@
+"""Decoding emission scores into tag ids: Viterbi with scheme constraints, and the K best paths."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+import torch
+
+from elman.data import scheme
+
+IMPOSSIBLE = -1e4
+"""Score added to forbidden transitions: low enough to never win, finite so sums stay finite."""
+
+
+def transition_constraints(tags: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return additive masks (start, transitions, end) that forbid sequences IOB2 does not allow.
+
+    ``transitions[i, j]`` is 0 when tag j may follow tag i and ``IMPOSSIBLE`` otherwise; ``start``
+    and ``end`` do the same for the first and the last tag of a sentence.
+    """
+    size = len(tags)
+    start = torch.zeros(size)
+    end = torch.zeros(size)
+    transitions = torch.zeros(size, size)
+    for j, cur in enumerate(tags):
+        if not scheme.allowed_transition("O", cur, "iob2"):
+            start[j] = IMPOSSIBLE
+        if not scheme.allowed_end(cur, "iob2"):
+            end[j] = IMPOSSIBLE
+        for i, prev in enumerate(tags):
+            if not scheme.allowed_transition(prev, cur, "iob2"):
+                transitions[i, j] = IMPOSSIBLE
+    return start, transitions, end
+
+
+def viterbi(
+    scores: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+) -> list[list[int]]:
+    """Return the best tag path of each row, one list per row with its real length.
+
+    ``scores`` is (batch, time, num_tags), ``mask`` (batch, time) with real tokens first;
+    ``transitions[i, j]`` scores tag j after tag i.
+    """
+    batch, time, _ = scores.shape
+    best = start + scores[:, 0]  # (batch, num_tags)
+    backpointers = []
+    for t in range(1, time):
+        # candidates[b, i, j]: best path ending in i at t - 1, then j at t
+        candidates = best.unsqueeze(2) + transitions + scores[:, t].unsqueeze(1)
+        step_best, step_from = candidates.max(dim=1)  # (batch, num_tags)
+        keep = mask[:, t].unsqueeze(1)
+        best = torch.where(keep, step_best, best)
+        identity = torch.arange(best.size(1), device=best.device).expand_as(step_from)
+        backpointers.append(torch.where(keep, step_from, identity))
+    best = best + end
+
+    paths = []
+    lengths = mask.sum(dim=1).tolist()
+    last_tags = best.argmax(dim=1).tolist()
+    pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else [[]] * batch
+    for row in range(batch):
+        tag = last_tags[row]
+        path = [tag]
+        for t in range(int(lengths[row]) - 2, -1, -1):
+            tag = pointers[row][t][tag]
+            path.append(tag)
+        paths.append(path[::-1])
+    return paths
+
+
+def nbest(
+    scores: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+    k: int,
+) -> list[tuple[float, list[int]]]:
+    """Return the ``k`` best paths of one sentence with their total scores, best first.
+
+    ``scores`` is (time, num_tags). Keeps the k best partial paths per tag at each step, which is
+    exact for additive path scores.
+    """
+    time, num_tags = scores.shape
+    emit = scores.tolist()
+    trans = transitions.tolist()
+    stop = end.tolist()
+    # beams[j]: up to k (score, path) pairs of the best paths ending in tag j
+    beams = [[(float(start[j]) + emit[0][j], [j])] for j in range(num_tags)]
+    for t in range(1, time):
+        beams = [
+            heapq.nlargest(
+                k,
+                (
+                    (score + trans[i][j] + emit[t][j], [*path, j])
+                    for i in range(num_tags)
+                    for score, path in beams[i]
+                ),
+                key=lambda item: item[0],
+            )
+            for j in range(num_tags)
+        ]
+    finals = ((score + stop[path[-1]], path) for beam in beams for score, path in beam)
+    return heapq.nlargest(k, finals, key=lambda item: item[0])

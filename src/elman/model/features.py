@@ -1,0 +1,101 @@
+"""Per-token input features: word and casing embeddings, character encoders, the context window."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from elman.data.vocab import CASINGS, PAD_ID
+from elman.model.config import ModelConfig
+
+
+class CharCNN(nn.Module):
+    """A word's characters -> one vector: embeddings, a width-3 convolution, max over positions."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
+        self.conv = nn.Conv1d(char_dim, filters, kernel_size=3, padding=1)
+        self.output_size = filters
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        batch, time, width = chars.shape
+        flat = chars.reshape(batch * time, width)
+        embedded = self.embedding(flat).transpose(1, 2)  # (batch * time, char_dim, width)
+        convolved = self.conv(embedded)  # (batch * time, filters, width)
+        padding = (flat == PAD_ID).unsqueeze(1)
+        convolved = convolved.masked_fill(padding, float("-inf"))
+        pooled = convolved.max(dim=2).values  # (batch * time, filters)
+        pooled = torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
+        return pooled.reshape(batch, time, -1)
+
+
+class CharRNN(nn.Module):
+    """A word's characters -> one vector: the final states of a bidirectional GRU over them."""
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int):
+        super().__init__()
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
+        self.rnn = nn.GRU(char_dim, hidden // 2, batch_first=True, bidirectional=True)
+        self.output_size = 2 * (hidden // 2)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        batch, time, width = chars.shape
+        flat = chars.reshape(batch * time, width)
+        lengths = (flat != PAD_ID).sum(dim=1).clamp(min=1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(flat), lengths, batch_first=True, enforce_sorted=False
+        )
+        _, final = self.rnn(packed)  # final: (2, batch * time, hidden // 2)
+        encoded = torch.cat([final[0], final[1]], dim=-1)
+        return encoded.reshape(batch, time, -1)
+
+
+class TokenFeatures(nn.Module):
+    """Concatenate word, casing and character features, then the context window around each word."""
+
+    def __init__(self, config: ModelConfig, num_words: int, num_chars: int):
+        super().__init__()
+        self.window = config.window
+        self.words = nn.Embedding(num_words, config.word_dim, padding_idx=PAD_ID)
+        size = config.word_dim
+        self.casing: nn.Embedding | None = None
+        if config.casing_dim > 0:
+            self.casing = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=PAD_ID)
+            size += config.casing_dim
+        self.chars: nn.Module | None = None
+        if config.char_encoder == "cnn":
+            self.chars = CharCNN(num_chars, config.char_dim, config.char_hidden)
+            size += config.char_hidden
+        elif config.char_encoder == "rnn":
+            self.chars = CharRNN(num_chars, config.char_dim, config.char_hidden)
+            size += 2 * (config.char_hidden // 2)
+        self.token_size = size
+        self.output_size = size * config.window
+
+    def forward(
+        self, words: torch.Tensor, casing: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        parts = [self.words(words)]  # (batch, time, word_dim)
+        if self.casing is not None:
+            parts.append(self.casing(casing))
+        if self.chars is not None:
+            parts.append(self.chars(chars))
+        # Zero the padding positions, so that the window of a sentence's last word sees the same
+        # zeros in a padded batch as at the end of a sentence tagged alone.
+        tokens = torch.cat(parts, dim=-1) * mask.unsqueeze(-1)  # (batch, time, token_size)
+        return context_window(tokens, self.window)
+
+
+def context_window(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Concatenate each position's vector with its ``window // 2`` neighbours on either side.
+
+    Positions outside the sentence contribute zeros. (batch, time, d) -> (batch, time, window * d).
+    """
+    if window == 1:
+        return x
+    half = window // 2
+    time = x.size(1)
+    padded = F.pad(x, (0, 0, half, half))  # (batch, time + 2 * half, d)
+    return torch.cat([padded[:, offset : offset + time] for offset in range(window)], dim=-1)

@@ -1,0 +1,167 @@
+"""The model directory: weights in safetensors, everything else in JSON, and a manifest.
+
+Layout of a model directory::
+
+    model.safetensors   the network's tensors (no pickle)
+    config.json         format version, model and training settings, the source tag scheme
+    vocab.json          word, character and tag vocabularies
+    scores.json         dev and test scores and the per-epoch history of the run
+    manifest.json       the SHA-256 of each file above, checked on every load
+
+Each file is written atomically and the manifest last, so an interrupted save is detected on load
+as a mismatch instead of loading a mix of two models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from elman import __version__, atomic
+from elman.data.vocab import Vocabularies
+from elman.errors import ConfigError, ModelError
+from elman.model.config import ModelConfig
+from elman.model.elman import ElmanTagger
+from elman.train.config import TrainConfig
+
+FORMAT_VERSION = 1
+MODEL_FILES = ("model.safetensors", "config.json", "vocab.json", "scores.json")
+
+
+@dataclass
+class SavedModel:
+    """A loaded model directory."""
+
+    model: ElmanTagger
+    vocab: Vocabularies
+    model_config: ModelConfig
+    train_config: TrainConfig
+    scheme: str = "iob2"
+    scores: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_model(saved: SavedModel, directory: str | Path) -> Path:
+    """Write ``saved`` to ``directory`` (created if needed) and return the directory."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    state = {name: t.detach().contiguous().cpu() for name, t in saved.model.state_dict().items()}
+    with atomic.atomic_path(target / "model.safetensors") as temporary:
+        save_file(state, str(temporary), metadata={"format": "elman", "version": __version__})
+    config = {
+        "format_version": FORMAT_VERSION,
+        "elman_version": __version__,
+        "scheme": saved.scheme,
+        "model": asdict(saved.model_config),
+        "train": asdict(saved.train_config),
+    }
+    atomic.write_text(target / "config.json", _dumps(config))
+    atomic.write_text(target / "vocab.json", _dumps(saved.vocab.to_dict()))
+    atomic.write_text(target / "scores.json", _dumps(saved.scores))
+    manifest = {name: _sha256(target / name) for name in MODEL_FILES}
+    atomic.write_text(target / "manifest.json", _dumps({"sha256": manifest}))
+    return target
+
+
+def update_scores(directory: str | Path, scores: dict[str, Any]) -> None:
+    """Replace the scores of a saved model and refresh its manifest."""
+    target = Path(directory)
+    verify_manifest(target)
+    atomic.write_text(target / "scores.json", _dumps(scores))
+    manifest = {name: _sha256(target / name) for name in MODEL_FILES}
+    atomic.write_text(target / "manifest.json", _dumps({"sha256": manifest}))
+
+
+def load_model(directory: str | Path) -> SavedModel:
+    """Load a model directory written by ``save_model``; nothing is unpickled."""
+    source = Path(directory)
+    if not source.is_dir():
+        raise ModelError(f"{source}: model directory not found; pass the --output of elman train")
+    verify_manifest(source)
+    config = _read_json(source / "config.json")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(
+            f"{source / 'config.json'}: format_version {version!r} is newer than this version of "
+            f"elman reads (up to {FORMAT_VERSION}); upgrade elman to load this model"
+        )
+    try:
+        model_config = ModelConfig(**config["model"])
+        train_config = TrainConfig(**config["train"])
+    except (TypeError, KeyError, ConfigError) as error:
+        raise ModelError(f"{source / 'config.json'}: invalid settings: {error}") from error
+    vocab = Vocabularies.from_dict(_read_json(source / "vocab.json"))
+    model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
+    try:
+        state = load_file(str(source / "model.safetensors"))
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise ModelError(
+            f"{source / 'model.safetensors'}: cannot load the weights ({error}); the file does "
+            "not match config.json and vocab.json. Re-save or retrain the model"
+        ) from error
+    model.eval()
+    return SavedModel(
+        model=model,
+        vocab=vocab,
+        model_config=model_config,
+        train_config=train_config,
+        scheme=str(config.get("scheme", "iob2")),
+        scores=_read_json(source / "scores.json"),
+        path=source,
+    )
+
+
+def verify_manifest(directory: Path) -> None:
+    """Raise ``ModelError`` unless every file matches the SHA-256 recorded in manifest.json."""
+    manifest_path = directory / "manifest.json"
+    if not manifest_path.exists():
+        raise ModelError(
+            f"{manifest_path}: missing; this is not a complete elman model directory "
+            "(was the save interrupted?)"
+        )
+    recorded = _read_json(manifest_path).get("sha256", {})
+    for name in MODEL_FILES:
+        path = directory / name
+        if not path.exists():
+            raise ModelError(f"{path}: missing from the model directory; retrain or restore it")
+        if recorded.get(name) != _sha256(path):
+            raise ModelError(
+                f"{path}: SHA-256 differs from manifest.json; the file was truncated or altered "
+                "after saving. Restore the directory from a backup or retrain"
+            )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: cannot read JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    return data
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def state_dict_equal(left: ElmanTagger, right: ElmanTagger) -> bool:
+    """Whether two models hold bit-identical tensors under the same names."""
+    a, b = left.state_dict(), right.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

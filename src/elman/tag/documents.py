@@ -1,0 +1,99 @@
+"""Read documents for tagging and render the tagged result in the chosen output format."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from elman.data.conll import ConllReader
+from elman.errors import DataError
+from elman.tag import formats
+from elman.tag.predictor import Tagger
+
+DOCUMENTS_PER_BATCH = 64
+
+
+def read_text(path: Path) -> str:
+    """Return a UTF-8 text file's contents; a DataError names the file and the bad byte."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read the file ({error.strerror})", path=path) from error
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"invalid UTF-8 at byte {error.start}; convert the file to UTF-8 "
+            "(e.g. iconv -f latin1 -t utf-8)",
+            path=path,
+            line=line,
+        ) from error
+
+
+def text_documents(files: Sequence[Path]) -> Iterator[tuple[str, str]]:
+    """Yield (source, text): each file whole, or each line of standard input without files."""
+    if files:
+        for path in files:
+            yield str(path), read_text(path)
+        return
+    for number, line in enumerate(sys.stdin, start=1):
+        yield f"<stdin>:{number}", line.rstrip("\r\n")
+
+
+def tag_documents(
+    tagger: Tagger,
+    files: Sequence[Path],
+    output_format: str,
+    input_format: str,
+    *,
+    include_tokens: bool = False,
+) -> Iterator[str]:
+    """Yield the output text, document by document."""
+    if input_format == "tokens":
+        yield from _tag_token_files(tagger, files, output_format)
+        return
+    batch: list[tuple[str, str]] = []
+    for document in text_documents(files):
+        batch.append(document)
+        if len(batch) == DOCUMENTS_PER_BATCH:
+            yield from _render(tagger, batch, output_format, include_tokens)
+            batch = []
+    if batch:
+        yield from _render(tagger, batch, output_format, include_tokens)
+
+
+def _render(
+    tagger: Tagger, documents: list[tuple[str, str]], output_format: str, include_tokens: bool
+) -> Iterator[str]:
+    tagged = tagger.tag_texts([text for _, text in documents])
+    for (source, _), result in zip(documents, tagged, strict=True):
+        if output_format == "jsonl":
+            yield formats.to_jsonl(source, result, tokens=include_tokens)
+        elif output_format == "pretty":
+            yield formats.to_listing(source, result)
+        else:
+            pairs = [
+                ([t.text for t in sentence], tags)
+                for sentence, tags in zip(result.sentences, result.tags, strict=True)
+            ]
+            yield formats.to_conll(pairs) if output_format == "conll" else formats.to_inline(pairs)
+
+
+def _tag_token_files(tagger: Tagger, files: Sequence[Path], output_format: str) -> Iterator[str]:
+    if output_format not in ("conll", "inline", "jsonl"):
+        raise DataError(f"--format {output_format} needs raw text; use conll, inline or jsonl")
+    reader = ConllReader(labelled=False)
+    sources = files or [Path("/dev/stdin")]
+    for path in sources:
+        corpus = reader.read(path)
+        tokens = [list(s.tokens) for s in corpus.sentences]
+        tags = tagger.tag_sentences(tokens)
+        pairs = list(zip(tokens, tags, strict=True))
+        if output_format == "conll":
+            yield formats.to_conll(pairs)
+        elif output_format == "inline":
+            yield formats.to_inline(pairs)
+        else:
+            yield from (formats.tokens_jsonl(str(path), t, g) for t, g in pairs)

@@ -1,0 +1,133 @@
+"""A trained model ready to tag: tokens to tags, and raw text to entities with offsets.
+
+Used by the Python API (``elman.load``), the command line and the HTTP service alike. A ``Tagger``
+keeps no per-call state, so one instance may serve concurrent calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from elman.data import scheme
+from elman.data.batch import encode_batch, length_batches
+from elman.store import SavedModel, load_model
+from elman.tag.tokenize import Token, tokenize_document
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A labelled span of a text: ``text == document[start:end]``.
+
+    ``confidence`` is the mean, over the entity's tokens, of the probability the model gives to the
+    chosen tag (softmax, or CRF marginals).
+    """
+
+    text: str
+    label: str
+    start: int
+    end: int
+    confidence: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass(frozen=True)
+class TaggedText:
+    """A text with its sentences, their tokens, one IOB2 tag per token, and the entities."""
+
+    text: str
+    sentences: list[list[Token]]
+    tags: list[list[str]]
+    entities: list[Entity]
+
+
+class Tagger:
+    """Tags tokens or raw text with a loaded model."""
+
+    def __init__(self, saved: SavedModel, *, batch_size: int = 256):
+        self.saved = saved
+        self.model = saved.model.eval()
+        self.vocab = saved.vocab
+        self.batch_size = batch_size
+
+    @property
+    def labels(self) -> list[str]:
+        """Entity types the model can output, sorted."""
+        return sorted({scheme.split_tag(tag)[1] for tag in self.vocab.tags if tag != "O"})
+
+    def __call__(self, text: str) -> list[Entity]:
+        return self.tag_text(text).entities
+
+    def tag_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """Return one IOB2 tag per token; an empty list for no tokens."""
+        return self.tag_sentences([tokens])[0]
+
+    def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Return the IOB2 tags of each sentence, in input order."""
+        return [tags for tags, _ in self._predict(sentences)]
+
+    def tag_text(self, text: str) -> TaggedText:
+        """Split ``text`` into sentences and tokens, tag them, and collect the entities."""
+        return self.tag_texts([text])[0]
+
+    def tag_texts(self, texts: Iterable[str]) -> list[TaggedText]:
+        """Tag several texts, batching their sentences together."""
+        documents = [(text, tokenize_document(text)) for text in texts]
+        flat = [[t.text for t in sentence] for _, sentences in documents for sentence in sentences]
+        predictions = iter(self._predict(flat))
+        results = []
+        for text, sentences in documents:
+            tags, entities = [], []
+            for sentence in sentences:
+                sentence_tags, confidences = next(predictions)
+                tags.append(sentence_tags)
+                entities.extend(_entities(text, sentence, sentence_tags, confidences))
+            results.append(TaggedText(text, sentences, tags, entities))
+        return results
+
+    def _predict(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
+        results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
+        lengths = [len(tokens) for tokens in sentences]
+        chars = self.model.config.char_encoder != "none"
+        with torch.inference_mode():
+            for indices in length_batches(lengths, self.batch_size, shuffle=False):
+                indices = [i for i in indices if lengths[i] > 0]
+                if not indices:
+                    continue
+                batch = encode_batch(self.vocab, [sentences[i] for i in indices], chars=chars)
+                scores = self.model.emissions(batch)  # (batch, time, num_tags)
+                paths = self.model.decode(scores, batch.mask)
+                probs = self.model.tag_probabilities(scores, batch.mask)
+                for row, (index, path) in enumerate(zip(indices, paths, strict=True)):
+                    chosen = probs[row, torch.arange(len(path)), torch.tensor(path)].tolist()
+                    results[index] = ([self.vocab.tags[i] for i in path], chosen)
+        return results
+
+
+def _entities(
+    text: str, sentence: list[Token], tags: list[str], confidences: list[float]
+) -> list[Entity]:
+    entities = []
+    for start, end, label in scheme.to_spans(tags, "iob2"):
+        first, last = sentence[start], sentence[end - 1]
+        confidence = sum(confidences[start:end]) / (end - start)
+        entities.append(
+            Entity(text[first.start : last.end], label, first.start, last.end, confidence)
+        )
+    return entities
+
+
+def load(path: str | Path) -> Tagger:
+    """Load a model directory written by ``elman train`` and return a ``Tagger``."""
+    return Tagger(load_model(path))

@@ -1,0 +1,163 @@
+"""Checkpoints that resume a run exactly, stored without pickle.
+
+A checkpoint is a folder::
+
+    model.safetensors       current weights
+    best.safetensors        weights of the best epoch so far
+    optimizer.safetensors   the optimizer's tensors (moments, step counts, momentum buffers)
+    rng.safetensors         torch's random-number generator state
+    state.json              the run's specification, counters, history, learning rate, the
+                            optimizer's other fields and the Python and NumPy generator states
+
+The folder is written under a temporary name and renamed into place, so a crash leaves the previous
+checkpoint or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from elman.errors import ModelError
+from elman.train.loop import Trainer, TrainState
+
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> None:
+    """Write the trainer's full state to ``directory``, replacing any checkpoint there."""
+    staging = directory.with_name(f".{directory.name}.staging")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+
+    save_file(_contiguous(trainer.model.state_dict()), str(staging / "model.safetensors"))
+    save_file(_contiguous(trainer.best_weights), str(staging / "best.safetensors"))
+    tensors, optimizer_meta = _flatten_optimizer(trainer.optimizer.state_dict())
+    save_file(tensors, str(staging / "optimizer.safetensors"))
+    save_file({"torch": torch.get_rng_state()}, str(staging / "rng.safetensors"))
+
+    trainer.state.python_rng = _encode_random_state(trainer.rng.getstate())
+    numpy_state: tuple[Any, ...] = tuple(np.random.get_state())
+    state = {
+        "checkpoint_version": CHECKPOINT_VERSION,
+        "run": run,
+        "trainer": trainer.state.to_dict(),
+        "optimizer": optimizer_meta,
+        "numpy_rng": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+        "global_python_rng": _encode_random_state(random.getstate()),
+    }
+    (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
+    _swap_into_place(staging, directory)
+
+
+def read_run(directory: Path) -> dict[str, Any]:
+    """Return the run specification stored in a checkpoint."""
+    return dict(_read_state(_existing(directory))["run"])
+
+
+def load_checkpoint(trainer: Trainer, directory: Path) -> None:
+    """Restore weights, optimizer, counters and every random-number generator from a checkpoint."""
+    source = _existing(directory)
+    state = _read_state(source)
+    try:
+        trainer.model.load_state_dict(load_file(str(source / "model.safetensors")))
+        trainer.best_weights = load_file(str(source / "best.safetensors"))
+        tensors = load_file(str(source / "optimizer.safetensors"))
+        rng = load_file(str(source / "rng.safetensors"))
+    except (SafetensorError, RuntimeError, OSError) as error:
+        raise ModelError(f"{source}: damaged checkpoint ({error}); start a new run") from error
+    trainer.optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
+    trainer.state = TrainState.from_dict(state["trainer"])
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = trainer.state.lr
+    trainer.rng.setstate(_decode_random_state(trainer.state.python_rng))
+    random.setstate(_decode_random_state(state["global_python_rng"]))
+    numpy_state = state["numpy_rng"]
+    np.random.set_state(
+        (numpy_state[0], np.array(numpy_state[1], dtype=np.uint32), *numpy_state[2:])
+    )
+    torch.set_rng_state(rng["torch"])
+
+
+def _existing(directory: Path) -> Path:
+    """Return the checkpoint folder, or the previous one if a swap was interrupted."""
+    if (directory / "state.json").exists():
+        return directory
+    previous = directory.with_name(f".{directory.name}.previous")
+    if (previous / "state.json").exists():
+        return previous
+    raise ModelError(f"{directory}: no checkpoint to resume from; start the run without --resume")
+
+
+def _read_state(directory: Path) -> dict[str, Any]:
+    try:
+        state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelError(f"{directory / 'state.json'}: damaged checkpoint ({error})") from error
+    if state.get("checkpoint_version", 0) > CHECKPOINT_VERSION:
+        raise ModelError(
+            f"{directory}: checkpoint version {state['checkpoint_version']} is newer than this "
+            f"elman reads (up to {CHECKPOINT_VERSION}); upgrade elman to resume it"
+        )
+    return dict(state)
+
+
+def _swap_into_place(staging: Path, directory: Path) -> None:
+    previous = directory.with_name(f".{directory.name}.previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if directory.exists():
+        directory.rename(previous)
+    staging.rename(directory)
+    if previous.exists():
+        shutil.rmtree(previous)
+
+
+def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: tensor.detach().contiguous().cpu() for name, tensor in state.items()}
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer ``state_dict`` into named tensors and a JSON-ready remainder."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    # safetensors refuses an empty file's metadata-only dict on some versions; keep one entry.
+    tensors.setdefault("__empty__", torch.zeros(0))
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, tensor in tensors.items():
+        if name == "__empty__":
+            continue
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = tensor
+    for index, values in meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _encode_random_state(state: tuple[Any, ...]) -> list[Any]:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _decode_random_state(encoded: list[Any]) -> tuple[Any, ...]:
+    version, internal, gauss = encoded
+    return (version, tuple(internal), gauss)

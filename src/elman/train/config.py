@@ -1,0 +1,56 @@
+"""Settings of a training run, saved with the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elman.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the network is trained.
+
+    ``clip_norm`` of 0 turns gradient clipping off. The learning rate is multiplied by
+    ``lr_decay`` after ``lr_patience`` epochs without a better dev F1; training stops after
+    ``patience`` such epochs.
+    ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 0.002
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 30
+    clip_norm: float = 5.0
+    lr_decay: float = 0.5
+    lr_patience: int = 2
+    patience: int = 5
+    min_count: int = 1
+    rare_unk: float = 0.5
+    max_length: int = 0
+    seed: int = 13
+    threads: int = 0
+    max_nonfinite: int = 5
+    deterministic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"train.optimizer={self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
+            )
+        positive = ("lr", "batch_size", "epochs", "max_nonfinite")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"train.{name}={getattr(self, name)}: expected a positive value")
+        if self.clip_norm < 0:
+            raise ConfigError(f"train.clip_norm={self.clip_norm}: expected 0 (off) or more")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ConfigError(f"train.lr_decay={self.lr_decay}: expected a value in (0, 1]")
+        if not 0.0 <= self.rare_unk <= 1.0:
+            raise ConfigError(f"train.rare_unk={self.rare_unk}: expected a probability in [0, 1]")
+        if self.max_length < 0:
+            raise ConfigError(f"train.max_length={self.max_length}: expected 0 (no limit) or more")

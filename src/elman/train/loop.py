@@ -1,0 +1,283 @@
+"""The training loop: mini-batches, clipping, a non-finite guard, LR decay and early stopping.
+
+``Trainer.run`` yields a ``StepInfo`` per step, a ``NonFiniteInfo`` per rejected step and an
+``EpochInfo`` per epoch; it never prints. Everything it needs to continue is in ``Trainer.state``,
+the model and the optimizer, which ``checkpoint.py`` saves and restores.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from elman.data.batch import encode_batch, length_batches
+from elman.data.vocab import Vocabularies
+from elman.errors import ElmanError
+from elman.evaluate.metrics import Scores, score
+from elman.model.elman import ElmanTagger
+from elman.model.inference import predict_tags
+from elman.train.config import TrainConfig
+from elman.train.events import EpochInfo, NonFiniteInfo, StepInfo
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY = 50
+"""Steps between in-memory copies of the weights that the non-finite guard falls back to."""
+
+
+class TrainingDiverged(ElmanError):
+    """Raised after too many consecutive non-finite steps; the model holds the last good weights."""
+
+
+@dataclass
+class TrainState:
+    """Counters of a run that a checkpoint must carry to resume it exactly."""
+
+    epoch: int = 0
+    step: int = 0
+    lr: float = 0.0
+    best_f1: float = -1.0
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    epochs_since_lr_change: int = 0
+    nonfinite_steps: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    python_rng: list[Any] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainState:
+        return cls(**data)
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch; ``deterministic`` makes torch refuse nondeterministic ops."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+class Trainer:
+    """Trains one ``ElmanTagger`` on tokenised, IOB2-tagged sentences."""
+
+    def __init__(
+        self,
+        model: ElmanTagger,
+        vocab: Vocabularies,
+        train: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]],
+        dev: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None,
+        config: TrainConfig,
+    ):
+        self.model = model
+        self.vocab = vocab
+        self.train_tokens, self.train_tags = train
+        self.dev = dev
+        self.config = config
+        self.optimizer = make_optimizer(model, config)
+        self.state = TrainState(lr=config.lr)
+        self.rng = random.Random(config.seed)
+        self.best_weights: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
+        self._snapshot: tuple[dict[str, Any], dict[str, Any]] | None = None
+
+    def run(self) -> Iterator[StepInfo | NonFiniteInfo | EpochInfo]:
+        """Train until the epoch limit or early stopping, yielding progress records."""
+        while self.state.epoch < self.config.epochs:
+            self.state.epoch += 1
+            info = yield from self._train_epoch()
+            yield info
+            if info.stopping:
+                break
+
+    def _train_epoch(self) -> Generator[StepInfo | NonFiniteInfo, None, EpochInfo]:
+        started = time.perf_counter()
+        self.model.train()
+        self._take_snapshot()
+        lengths = [len(tokens) for tokens in self.train_tokens]
+        batches = list(length_batches(lengths, self.config.batch_size, shuffle=True, rng=self.rng))
+        total_loss, total_tokens = 0.0, 0
+
+        for index, rows in enumerate(batches):
+            outcome = self._step(index, rows, started, total_tokens)
+            if isinstance(outcome, NonFiniteInfo):
+                yield outcome
+                continue
+            total_loss += outcome.loss * outcome.tokens
+            total_tokens += outcome.tokens
+            yield outcome
+
+        seconds = time.perf_counter() - started
+        dev_scores = self._evaluate()
+        return self._finish_epoch(
+            total_loss / max(total_tokens, 1), dev_scores, seconds, total_tokens
+        )
+
+    def _step(
+        self, index: int, rows: list[int], started: float, tokens_so_far: int
+    ) -> StepInfo | NonFiniteInfo:
+        config = self.config
+        batch = encode_batch(
+            self.vocab,
+            [self.train_tokens[i] for i in rows],
+            [self.train_tags[i] for i in rows],
+            chars=self.model.config.char_encoder != "none",
+            rare_unk=(config.rare_unk, self.rng) if config.rare_unk > 0 else None,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_sum, tokens = self.model.loss(batch)
+
+        # A batch whose every tag is ignored has nothing to learn from: the loss is 0, not 0 / 0.
+        loss = loss_sum / max(tokens, 1)
+        grad_norm = float("nan")
+        if torch.isfinite(loss):
+            loss.backward()
+            max_norm = config.clip_norm if config.clip_norm > 0 else math.inf
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm))
+        loss_value = float(loss.detach())
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+            return self._reject_step(index, loss_value, grad_norm)
+
+        self.optimizer.step()
+        self.state.step += 1
+        self._consecutive_failures = 0
+        if self.state.step % SNAPSHOT_EVERY == 0:
+            self._take_snapshot()
+        elapsed = max(time.perf_counter() - started, 1e-9)
+        return StepInfo(
+            epoch=self.state.epoch,
+            step=self.state.step,
+            loss=loss_value,
+            grad_norm=grad_norm,
+            lr=self.state.lr,
+            tokens=tokens,
+            tokens_per_second=(tokens_so_far + tokens) / elapsed,
+        )
+
+    _consecutive_failures = 0
+
+    def _reject_step(self, index: int, loss: float, grad_norm: float) -> NonFiniteInfo:
+        """Restore the last good weights and optimizer state, halve the LR, or give up."""
+        self._consecutive_failures += 1
+        self.state.nonfinite_steps += 1
+        self._restore_snapshot()
+        self._set_lr(self.state.lr * 0.5)
+        logger.warning(
+            "non-finite %s at epoch %d, step %d, batch %d: restored the last good weights and "
+            "halved the learning rate to %.3g (%d in a row)",
+            "loss" if not math.isfinite(loss) else "gradient norm",
+            self.state.epoch,
+            self.state.step + 1,
+            index,
+            self.state.lr,
+            self._consecutive_failures,
+        )
+        info = NonFiniteInfo(
+            epoch=self.state.epoch,
+            step=self.state.step + 1,
+            batch=index,
+            loss=loss,
+            grad_norm=grad_norm,
+            new_lr=self.state.lr,
+            consecutive=self._consecutive_failures,
+        )
+        if self._consecutive_failures >= self.config.max_nonfinite:
+            raise TrainingDiverged(
+                f"training diverged: {self._consecutive_failures} steps in a row gave a non-finite "
+                f"loss or gradient (last at epoch {info.epoch}, step {info.step}, batch {index}), "
+                f"even after halving the learning rate to {self.state.lr:.3g}; the last good "
+                "weights were kept. Try a lower train.lr, gradient clipping (train.clip_norm=5) "
+                "or the adam optimizer."
+            )
+        return info
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = (
+            copy.deepcopy(self.model.state_dict()),
+            copy.deepcopy(self.optimizer.state_dict()),
+        )
+
+    def _restore_snapshot(self) -> None:
+        if self._snapshot is None:
+            return
+        weights, optimizer_state = self._snapshot
+        self.model.load_state_dict(weights)
+        self.optimizer.load_state_dict(copy.deepcopy(optimizer_state))
+
+    def _set_lr(self, lr: float) -> None:
+        self.state.lr = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _evaluate(self) -> Scores | None:
+        if self.dev is None:
+            return None
+        tokens, gold = self.dev
+        predicted = predict_tags(self.model, self.vocab, tokens)
+        return score(gold, predicted, scheme="iob2", mode="conlleval")
+
+    def _finish_epoch(
+        self, train_loss: float, dev: Scores | None, seconds: float, tokens: int
+    ) -> EpochInfo:
+        state = self.state
+        f1 = dev.f1 if dev is not None else -train_loss
+        improved = f1 > state.best_f1
+        if improved:
+            state.best_f1, state.best_epoch = f1, state.epoch
+            state.epochs_without_improvement = state.epochs_since_lr_change = 0
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+        else:
+            state.epochs_without_improvement += 1
+            state.epochs_since_lr_change += 1
+            if dev is not None and state.epochs_since_lr_change >= self.config.lr_patience:
+                self._set_lr(state.lr * self.config.lr_decay)
+                state.epochs_since_lr_change = 0
+                logger.info("dev F1 has not improved: learning rate now %.3g", state.lr)
+
+        record = {
+            "epoch": float(state.epoch),
+            "train_loss": train_loss,
+            "lr": state.lr,
+            "seconds": seconds,
+            "tokens_per_second": tokens / max(seconds, 1e-9),
+        }
+        if dev is not None:
+            record.update(dev_precision=dev.precision, dev_recall=dev.recall, dev_f1=dev.f1)
+        state.history.append(record)
+        stopping = dev is not None and state.epochs_without_improvement >= self.config.patience
+        return EpochInfo(
+            epoch=state.epoch,
+            step=state.step,
+            train_loss=train_loss,
+            lr=state.lr,
+            dev=dev,
+            seconds=seconds,
+            tokens_per_second=record["tokens_per_second"],
+            best_epoch=state.best_epoch,
+            best_f1=max(state.best_f1, 0.0),
+            improved=improved,
+            stopping=stopping,
+            history=list(state.history),
+        )

@@ -1,0 +1,244 @@
+"""One training run from corpus paths to a saved model directory.
+
+``train_model`` reads the corpora, builds the vocabularies and the network, runs the ``Trainer``
+with its consumers (progress bar, checkpoints, TensorBoard), and saves the best epoch's model with
+its dev and test scores. The command line and the Python API both call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from elman.data import scheme as schemes
+from elman.data.readers import read_corpus
+from elman.data.sentence import Corpus, Sentence
+from elman.data.vocab import Vocabularies
+from elman.errors import ElmanError
+from elman.evaluate.metrics import score
+from elman.model.config import ModelConfig
+from elman.model.elman import ElmanTagger
+from elman.model.inference import predict_tags
+from elman.store import SavedModel, save_model
+from elman.train import checkpoint
+from elman.train.config import TrainConfig
+from elman.train.events import EpochInfo, NonFiniteInfo, StepInfo
+from elman.train.loop import Trainer, TrainingDiverged, seed_everything
+
+logger = logging.getLogger(__name__)
+
+Event = StepInfo | NonFiniteInfo | EpochInfo
+
+
+class TrainingInterrupted(ElmanError):
+    """Raised after Ctrl-C, once a checkpoint to resume from has been written."""
+
+
+class Consumer(Protocol):
+    """Something that watches training: a progress bar, a logger, TensorBoard."""
+
+    def on_event(self, event: Event, trainer: Trainer) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunSpec:
+    """Everything that defines a run; stored in checkpoints so that ``--resume`` needs only DIR."""
+
+    train: str
+    dev: str | None
+    output: str
+    test: str | None = None
+    format: str = "auto"
+    scheme: str = "auto"
+    reader: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+def train_model(
+    spec: RunSpec,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    resume: bool = False,
+    consumers: Sequence[Consumer] = (),
+) -> SavedModel:
+    """Train, checkpoint after every epoch, and save the best model to ``spec.output``."""
+    spec = replace(spec, model=asdict(model_config), training=asdict(train_config))
+    output = Path(spec.output)
+    output.mkdir(parents=True, exist_ok=True)
+    if train_config.threads > 0:
+        torch.set_num_threads(train_config.threads)
+    seed_everything(train_config.seed, train_config.deterministic)
+    _log_header(spec, model_config, train_config)
+
+    train, dev, test = _read_corpora(spec, train_config)
+    vocab = Vocabularies.build(
+        [s.tokens for s in train.sentences],
+        [s.tags or () for s in train.sentences],
+        min_count=train_config.min_count,
+    )
+    _warn_unseen_tags(vocab, dev, "dev")
+    model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
+    logger.info(
+        "%d sentences, %d words, %d characters, %d tags; %d parameters",
+        len(train),
+        len(vocab.words),
+        len(vocab.chars),
+        len(vocab.tags),
+        sum(p.numel() for p in model.parameters()),
+    )
+    trainer = Trainer(model, vocab, _pairs(train), _pairs(dev) if dev else None, train_config)
+    last = output / "checkpoints" / "last"
+    if resume:
+        checkpoint.load_checkpoint(trainer, last)
+        logger.info("resumed from %s after epoch %d", last, trainer.state.epoch)
+
+    _run_trainer(trainer, spec, output, consumers)
+
+    model.load_state_dict(trainer.best_weights)
+    scores = _final_scores(model, vocab, trainer, dev, test)
+    saved = SavedModel(model, vocab, model_config, train_config, train.scheme, scores, output)
+    save_model(saved, output)
+    logger.info("saved the model of epoch %d to %s", trainer.state.best_epoch, output)
+    return saved
+
+
+def _run_trainer(
+    trainer: Trainer, spec: RunSpec, output: Path, consumers: Sequence[Consumer]
+) -> None:
+    run = asdict(spec)
+    checkpoints = output / "checkpoints"
+    try:
+        for event in trainer.run():
+            for consumer in consumers:
+                consumer.on_event(event, trainer)
+            if isinstance(event, EpochInfo):
+                checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+                if event.improved:
+                    checkpoint.save_checkpoint(trainer, checkpoints / "best", run)
+    except TrainingDiverged:
+        # Keep the last good weights on disk before reporting the failure.
+        trainer.best_weights = trainer.model.state_dict()
+        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+        raise
+    except KeyboardInterrupt:
+        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+        raise TrainingInterrupted(
+            f"interrupted in epoch {trainer.state.epoch}; resume with: "
+            f"elman train --resume {output}"
+        ) from None
+    finally:
+        for consumer in consumers:
+            consumer.close()
+
+
+def _read_corpora(
+    spec: RunSpec, config: TrainConfig
+) -> tuple[Corpus, Corpus | None, Corpus | None]:
+    def read(path: str | None) -> Corpus | None:
+        if path is None:
+            return None
+        corpus = read_corpus(path, format=spec.format, scheme=spec.scheme, **spec.reader)
+        return _limit_length(corpus, config.max_length)
+
+    train = read(spec.train)
+    assert train is not None
+    for sentence in train.sentences:
+        if sentence.tags is None:
+            raise ElmanError(f"{spec.train}: the training corpus has no tags")
+    return train, read(spec.dev), read(spec.test)
+
+
+def _limit_length(corpus: Corpus, max_length: int) -> Corpus:
+    """Split sentences longer than ``max_length`` tokens into pieces (0 means no limit)."""
+    if max_length <= 0:
+        return corpus
+    pieces: list[Sentence] = []
+    split = 0
+    for sentence in corpus.sentences:
+        if len(sentence) <= max_length:
+            pieces.append(sentence)
+            continue
+        split += 1
+        for start in range(0, len(sentence), max_length):
+            tags = sentence.tags[start : start + max_length] if sentence.tags else None
+            if tags and tags[0].startswith("I-"):
+                tags = ("B-" + tags[0][2:], *tags[1:])
+            pieces.append(
+                replace(sentence, tokens=sentence.tokens[start : start + max_length], tags=tags)
+            )
+    if split:
+        logger.warning(
+            "%s: split %d sentences longer than train.max_length=%d tokens",
+            corpus.path,
+            split,
+            max_length,
+        )
+    corpus.sentences = pieces
+    return corpus
+
+
+def _pairs(corpus: Corpus) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    return [s.tokens for s in corpus.sentences], [s.tags or () for s in corpus.sentences]
+
+
+def _warn_unseen_tags(vocab: Vocabularies, corpus: Corpus | None, name: str) -> None:
+    if corpus is None:
+        return
+    seen = set(vocab.tags)
+    unseen = sorted({t for s in corpus.sentences for t in (s.tags or ()) if t not in seen})
+    if unseen:
+        logger.warning(
+            "%s set has tags never seen in training, scored as errors: %s",
+            name,
+            ", ".join(unseen),
+        )
+
+
+def _final_scores(
+    model: ElmanTagger,
+    vocab: Vocabularies,
+    trainer: Trainer,
+    dev: Corpus | None,
+    test: Corpus | None,
+) -> dict[str, Any]:
+    scores: dict[str, Any] = {
+        "best_epoch": trainer.state.best_epoch,
+        "epochs": trainer.state.epoch,
+        "history": trainer.state.history,
+    }
+    for name, corpus in (("dev", dev), ("test", test)):
+        if corpus is None:
+            continue
+        tokens = [s.tokens for s in corpus.sentences]
+        started = time.perf_counter()
+        predicted = predict_tags(model, vocab, tokens)
+        seconds = time.perf_counter() - started
+        result = score([s.tags or () for s in corpus.sentences], predicted, "iob2", "conlleval")
+        scores[name] = {
+            **result.to_dict(),
+            "oov_rate": vocab.oov_rate(tokens),
+            "tagging_tokens_per_second": corpus.tokens / max(seconds, 1e-9),
+        }
+        logger.info("%s F1 %.2f (%s)", name, 100 * result.f1, corpus.path)
+    return scores
+
+
+def _log_header(spec: RunSpec, model_config: ModelConfig, train_config: TrainConfig) -> None:
+    logger.info("training on %s, dev %s, output %s", spec.train, spec.dev, spec.output)
+    logger.info("model: %s", asdict(model_config))
+    logger.info("train: %s", asdict(train_config))
+    logger.info("torch %s, %d threads", torch.__version__, torch.get_num_threads())
+
+
+def validate_scheme(name: str) -> str:
+    return schemes.normalize_scheme(name, allow_auto=True)

@@ -1,0 +1,54 @@
+"""Shared fixtures: paths to the real corpora and a tiny hand-made corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+TINY_TRAIN = """\
+Mara B-PER
+Quist I-PER
+joined O
+Pellucid B-ORG
+Labs I-ORG
+in O
+Oslo B-LOC
+. O
+
+Jonas B-PER
+Feld I-PER
+visited O
+Bergen B-LOC
+. O
+
+Pellucid B-ORG
+hired O
+Tove B-PER
+Aldren I-PER
+. O
+
+The O
+Norwegian B-MISC
+team O
+won O
+. O
+"""
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real corpora; tests that use them skip when they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent: real-corpus tests need it")
+    return SHARED_DATA
+
+
+@pytest.fixture()
+def tiny_corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.conll"
+    path.write_text(TINY_TRAIN, encoding="utf-8")
+    return path
