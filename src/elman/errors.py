@@ -1,7 +1,7 @@
 """Error types raised on bad input.
 
-Every error that a user can cause (a malformed corpus, an invalid setting, a damaged model directory)
-is an ``ElmanError``. The command line prints its message and exits with status 2; any other
+Every error that a user can cause (a malformed corpus, an invalid setting, a damaged model
+directory) is an ``ElmanError``. The command line prints its message and exits with status 2; any other
 exception is a bug in ``elman``.
 """
 

@@ -188,10 +188,18 @@ def test_lenient_mode_skips_bad_sentences(tmp_path: Path, caplog: pytest.LogCapt
     assert "skipped 2 sentence(s)" in caplog.text
 
 
-def test_lenient_mode_keeps_line_numbers(tmp_path: Path) -> None:
-    corpus = read(tmp_path, "Oslo\nBergen B-LOC\n", strict=False)
-    assert corpus.skipped_lines == []
-    assert corpus.sentences[0].line == 1
+def test_first_line_without_tag(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as error:
+        read(tmp_path, "Oslo\nis O\n\nBergen B-LOC\n")
+    assert error.value.line == 1
+    assert "expected 2 fields, found 1 (as on line 2)" in str(error.value)
+
+
+def test_lenient_mode_skips_first_line_without_tag(tmp_path: Path) -> None:
+    corpus = read(tmp_path, "Oslo\nis O\n\nBergen B-LOC\n", strict=False)
+    assert corpus.skipped_lines == [1]
+    assert [s.tokens for s in corpus.sentences] == [("Bergen",)]
+    assert corpus.sentences[0].line == 4
 
 
 @pytest.mark.parametrize(

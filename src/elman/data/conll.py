@@ -155,20 +155,34 @@ class ConllReader(Reader):
     def _layout(
         self, blocks: list[Block], split: Callable[[str], list[str]], separator: str, path: Path
     ) -> Layout:
-        """Return the layout of the first data line, after checking the column settings."""
-        first_line = blocks[0].line
-        count = len(split(blocks[0].lines[0]))
+        """Return the layout of the first data line, after checking the column settings.
+
+        A labelled corpus needs two fields, so when the first data line has one, the first line
+        with more sets the layout, and the file is rejected only if no such line exists.
+        """
+        numbered = (
+            (block.line + i, line) for block in blocks for i, line in enumerate(block.lines)
+        )
+        first_line, first = next(numbered)
+        count = len(split(first))
+        if self.labelled and count == 1:
+            wider = next(
+                ((number, line) for number, line in numbered if len(split(line)) > 1), None
+            )
+            if wider is None:
+                raise DataError(
+                    "1 field per line: no label column; a labelled corpus needs the token and its "
+                    "tag on each line, such as 'Oslo B-LOC' (to read text to tag, use "
+                    "labelled=False)",
+                    path=path,
+                    line=first_line,
+                )
+            first_line, first = wider
+            count = len(split(first))
+
         token_column = _column_index(self.token_column, count, "token_column", path, first_line)
         if not self.labelled:
             return Layout(count, first_line, token_column, None, separator)
-
-        if count == 1:
-            raise DataError(
-                "1 field per line: no label column; a labelled corpus needs the token and its "
-                "tag on each line, such as 'Oslo B-LOC' (to read text to tag, use labelled=False)",
-                path=path,
-                line=first_line,
-            )
         label_column = _column_index(self.column, count, "column", path, first_line)
         if label_column == token_column:
             raise ConfigError(

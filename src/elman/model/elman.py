@@ -46,7 +46,7 @@ class ElmanTagger(nn.Module):
         mask: torch.Tensor,
         lengths: torch.Tensor,
     ) -> torch.Tensor:
-        """Return emission scores (batch, time, num_tags) for padded inputs of shape (batch, time)."""
+        """Return emission scores (batch, time, num_tags) for padded (batch, time) inputs."""
         x = self.features(words, casing, chars, mask)  # (batch, time, window * token_size)
         x = self.dropout(x)
         x = self.recurrent(x, lengths)  # (batch, time, hidden * directions)

@@ -25,7 +25,10 @@ def to_jsonl(source: str, tagged: TaggedText, *, tokens: bool = False) -> str:
 
 
 def conll_line(fields: Sequence[str]) -> str:
-    """Join columns with single spaces, as conlleval reads them; a field with whitespace is invalid."""
+    """Join columns with single spaces, as conlleval reads them.
+
+    A field that is empty or contains whitespace cannot be written so, and raises DataError.
+    """
     for field in fields:
         if not field or any(ch.isspace() for ch in field):
             raise DataError(
