@@ -1,8 +1,8 @@
 """Error types raised on bad input.
 
 Every error that a user can cause (a malformed corpus, an invalid setting, a damaged model
-directory) is an ``ElmanError``. The command line prints its message and exits with status 2; any other
-exception is a bug in ``elman``.
+directory) is an ``ElmanError``. The command line prints its message and exits with status 2;
+any other exception is a bug in ``elman``.
 """
 
 from __future__ import annotations
