@@ -2,9 +2,9 @@
 
 Usage: python benchmarks/cache_speed.py [--corpus PATH] [--repeats 5] [--min-ratio 10]
 
-The default corpus is CoNLL-2003 train from ../shared/data next to the repository. Each time is
-the median of ``--repeats`` runs; a cache load includes hashing the file to find its entry. The
-script exits with status 1 when parsing is less than ``--min-ratio`` times slower than loading.
+Each time is the median of ``--repeats`` runs, and a cache load includes hashing the file to find
+its entry. The script exits with status 1 when parsing is less than ``--min-ratio`` times slower
+than loading.
 """
 
 from __future__ import annotations
@@ -40,7 +40,12 @@ def median_seconds(action: Callable[[], object], repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS / "train.txt")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEFAULT_CORPUS / "train.txt",
+        help="corpus file or folder (default: CoNLL-2003 train in the data folder beside the repo)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="runs per timing (default 5)")
     parser.add_argument(
         "--min-ratio", type=float, default=10.0, help="minimum speed-up (default 10)"

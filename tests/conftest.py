@@ -52,3 +52,28 @@ def tiny_corpus(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.conll"
     path.write_text(TINY_TRAIN, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained for a few epochs on the tiny corpus: fast, not accurate."""
+    from elman.train.launch import launch_training
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    corpus = root / "tiny.conll"
+    corpus.write_text(TINY_TRAIN, encoding="utf-8")
+    output = root / "model"
+    launch_training(
+        train_path=str(corpus),
+        dev=str(corpus),
+        output=output,
+        overrides=[
+            "model.hidden=16",
+            "model.word_dim=8",
+            "model.char_encoder='cnn'",
+            "train.epochs=3",
+            "train.threads=1",
+        ],
+        progress=False,
+    )
+    return output

@@ -10,8 +10,6 @@ from elman.data.conll import ConllReader
 from elman.data.sentence import Corpus
 from elman.errors import ConfigError, DataError
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
 DOCSTART_TEXT = (
     "-DOCSTART- -X- -X- O\n\nKiel NNP B-NP I-LOC\nwins VBZ B-VP O\n\n"
     "-DOCSTART- -X- -X- O\n\nRain NN B-NP O\n\n"
@@ -106,34 +104,35 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
     assert "must be UTF-8" in str(error.value)
 
 
-def test_tab_separated_token_with_space(tmp_path: Path) -> None:
+def test_tab_mode_token_with_space(tmp_path: Path) -> None:
     corpus = read(tmp_path, "New York\tB-LOC\nis\tO\n")
     assert corpus.sentences[0].tokens == ("New York", "is")
     assert corpus.sentences[0].tags == ("B-LOC", "O")
 
 
-def test_tab_separated_token_that_is_a_space(tmp_path: Path) -> None:
+def test_tab_mode_keeps_space_token(tmp_path: Path) -> None:
     corpus = read(tmp_path, "A\tO\n \tO\nB\tO\n")
     assert len(corpus) == 1
     assert corpus.sentences[0].tokens == ("A", " ", "B")
 
 
-def test_space_separated_token_cannot_be_a_space(tmp_path: Path) -> None:
+def test_space_mode_rejects_space_token(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
         read(tmp_path, "A O\n  O\n")
     assert error.value.line == 2
     assert "sep='tab'" in str(error.value)
 
 
-def test_explicit_space_separator_splits_tabs(tmp_path: Path) -> None:
+def test_space_mode_splits_tabs(tmp_path: Path) -> None:
     corpus = read(tmp_path, "Kiel\tNNP B-LOC\n", sep="space")
     assert corpus.sentences[0].tags == ("B-LOC",)
 
 
-def test_explicit_tab_separator_keeps_spaces(tmp_path: Path) -> None:
+def test_tab_mode_keeps_spaces(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
         read(tmp_path, "Kiel B-LOC\n", sep="tab")
     assert "1 field per line" in str(error.value)
+    assert "try sep='space'" in str(error.value)
 
 
 def test_invalid_separator_setting() -> None:
@@ -141,7 +140,7 @@ def test_invalid_separator_setting() -> None:
         ConllReader(sep="comma")
 
 
-def test_extra_field_names_line_and_hints_tab(tmp_path: Path) -> None:
+def test_extra_field_suggests_tab(tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
         read(tmp_path, "Kiel NNP B-NP I-LOC\nNew York NNP B-NP I-LOC\n")
     message = str(error.value)
@@ -195,7 +194,7 @@ def test_first_line_without_tag(tmp_path: Path) -> None:
     assert "expected 2 fields, found 1 (as on line 2)" in str(error.value)
 
 
-def test_lenient_mode_skips_first_line_without_tag(tmp_path: Path) -> None:
+def test_lenient_skips_untagged_first_line(tmp_path: Path) -> None:
     corpus = read(tmp_path, "Oslo\nis O\n\nBergen B-LOC\n", strict=False)
     assert corpus.skipped_lines == [1]
     assert [s.tokens for s in corpus.sentences] == [("Bergen",)]
@@ -252,7 +251,7 @@ def test_violations_counted_and_warned(tmp_path: Path, caplog: pytest.LogCapture
         corpus = read(tmp_path, text, scheme="iob2")
     assert corpus.violations == 2
     assert corpus.sentences[0].tags == ("B-PER", "O", "B-PER")
-    warnings = [r for r in caplog.records if "break the iob2 scheme" in r.getMessage()]
+    warnings = [r for r in caplog.records if "rules of the iob2 scheme" in r.getMessage()]
     assert len(warnings) == 1
     assert "2 tag(s)" in warnings[0].getMessage()
 
@@ -281,10 +280,10 @@ REAL_CONLL = [
 
 
 @pytest.mark.parametrize(("name", "sentences", "documents", "scheme"), REAL_CONLL)
-def test_real_corpus(name: str, sentences: int, documents: int, scheme: str) -> None:
-    if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is absent: real-corpus tests need it")
-    corpus = ConllReader(sep="auto").read(SHARED_DATA / name)
+def test_real_corpus(
+    shared_data: Path, name: str, sentences: int, documents: int, scheme: str
+) -> None:
+    corpus = ConllReader(sep="auto").read(shared_data / name)
     assert len(corpus) == sentences
     assert corpus.documents == documents
     assert corpus.scheme == scheme

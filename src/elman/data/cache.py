@@ -1,10 +1,10 @@
 """A binary cache of parsed corpora, so that a large corpus is parsed once and then loaded fast.
 
-Each entry is one ``.npz`` file of plain numpy arrays (no pickled objects), named by a SHA-256 key
-over the contents of the corpus files, the reader and its settings, and the source code of the
-modules that parse corpora, so editing a file, a setting or the parser makes a new entry. Entries
-are written to a temporary file in the cache directory and then renamed, so a reader never sees a
-half-written entry; an entry that cannot be loaded anyway is rebuilt with a warning.
+Each entry is one ``.npz`` file of plain numpy arrays with no pickled objects. Its name is a SHA-256
+key over the contents of the corpus files, the reader and its settings, and the source code of the
+modules that parse corpora. Editing a file, a setting or the parser therefore makes a new entry.
+Entries are written to a temporary file in the cache directory and then renamed, so a reader never
+sees a half-written entry. An entry that cannot be loaded anyway is rebuilt with a warning.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 # Bump when the layout of the arrays below changes.
 CACHE_VERSION = 1
 CACHE_DIR_VARIABLE = "ELMAN_CACHE_DIR"
-# Modules whose code decides what a corpus file parses to; the reader's own module is added.
+# The key covers the code of these modules and of the reader's own module, because that code
+# decides what a corpus file parses to.
 PARSER_MODULES = ("elman.data.readers", "elman.data.scheme", "elman.data.sentence", __name__)
 HASH_BLOCK = 1 << 20
 SEPARATOR = "\n"
@@ -83,7 +84,7 @@ def cache_key(reader: type[Reader], path: Path, settings: dict[str, Any]) -> str
             raise DataError("file not found", path=file) from None
         except OSError as exc:
             raise DataError(f"cannot read the file: {exc.strerror}", path=file) from None
-        # A folder's files are told apart by name; a lone file is keyed by its contents only.
+        # The files of a folder are keyed by name and contents, a single file by contents only.
         files.append(["" if file == path else file.name, digest])
     description = {
         "version": CACHE_VERSION,
@@ -155,8 +156,8 @@ def _pack(strings: Sequence[str]) -> dict[str, npt.NDArray[Any]]:
     """Return strings as one UTF-8 blob, their character offsets and the separator between them.
 
     The offsets ``[start, end)`` index the concatenation without separators. When no string
-    contains a newline, the blob puts one between strings, so loading is one fast ``str.split``;
-    otherwise the separator is -1 and loading slices by the offsets.
+    contains a newline, the blob puts one between strings, so loading is one fast ``str.split``.
+    Otherwise the separator is -1 and loading slices the text at the offsets.
     """
     plain = "".join(strings)
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
@@ -242,14 +243,14 @@ def _get(
     return array
 
 
-def _check_offsets(offsets: npt.NDArray[Any], end: int, what: str) -> None:
+def _check_offsets(offsets: npt.NDArray[Any], end: int, kind: str) -> None:
     if offsets.size == 0 or offsets[0] != 0 or offsets[-1] != end or np.any(np.diff(offsets) < 0):
-        raise CacheFormatError(f"the {what} offsets do not run from 0 to {end}")
+        raise CacheFormatError(f"the {kind} offsets do not run from 0 to {end}")
 
 
-def _check_ids(ids: npt.NDArray[Any], names: list[str], what: str) -> None:
+def _check_ids(ids: npt.NDArray[Any], names: list[str], kind: str) -> None:
     if ids.size and (ids.min() < -1 or ids.max() >= len(names)):
-        raise CacheFormatError(f"a {what} id is outside -1 to {len(names) - 1}")
+        raise CacheFormatError(f"a {kind} id is outside -1 to {len(names) - 1}")
 
 
 def _strings(arrays: dict[str, npt.NDArray[Any]], name: str) -> list[str]:

@@ -1,7 +1,7 @@
 """The CoNLL column format: one token per line, fields in columns, a blank line after each sentence.
 
 A line whose first field is ``-DOCSTART-`` starts a new document and is neither a token nor a
-sentence. Columns are separated by tabs or by runs of whitespace (``sep``); every data line must
+sentence. Columns are separated by tabs or by runs of whitespace (``sep``). Every data line must
 have as many fields as the first one, so a token that contains a space is reported instead of
 shifting the columns after it.
 """
@@ -170,13 +170,14 @@ class ConllReader(Reader):
                 ((number, line) for number, line in numbered if len(split(line)) > 1), None
             )
             if wider is None:
-                raise DataError(
+                message = (
                     "1 field per line: no label column; a labelled corpus needs the token and its "
                     "tag on each line, such as 'Oslo B-LOC' (to read text to tag, use "
-                    "labelled=False)",
-                    path=path,
-                    line=first_line,
+                    "labelled=False)"
                 )
+                if separator == "tab" and len(first.split()) > 1:
+                    message += ". The lines contain spaces but no tabs: try sep='space'"
+                raise DataError(message, path=path, line=first_line)
             first_line, first = wider
             count = len(split(first))
 

@@ -1,8 +1,8 @@
 """The parallel format of ATIS and SNIPS: a directory of line-aligned files.
 
-``seq.in`` has one sentence of tokens per line and ``seq.out`` the tags of that sentence on the same
-line; an optional ``label`` file has the intent of each sentence. Tokens and tags are separated by
-runs of whitespace.
+``seq.in`` has one sentence of tokens per line, and ``seq.out`` has the tags of that sentence on the
+same line. An optional ``label`` file has the intent of each sentence. Tokens and tags are separated
+by runs of whitespace.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from elman.errors import DataError
 TOKENS_FILE = "seq.in"
 TAGS_FILE = "seq.out"
 INTENTS_FILE = "label"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _without_trailing_blank(lines: list[str]) -> list[str]:
@@ -32,8 +36,8 @@ def _check_line_count(path: Path, name: str, lines: list[str], expected: int) ->
     if len(lines) == expected:
         return
     raise DataError(
-        f"{len(lines)} lines, but {TOKENS_FILE} has {expected}; line N of each file must belong "
-        "to the sentence on line N of the others",
+        f"{_count(len(lines), 'line')}, but {TOKENS_FILE} has {expected}; line N of each file "
+        "must belong to the sentence on line N of the others",
         path=path / name,
         line=min(len(lines), expected) + 1,
     )
@@ -77,7 +81,7 @@ class ParallelReader(Reader):
             intents = _read_aligned(path, INTENTS_FILE)
             _check_line_count(path, INTENTS_FILE, intents, len(token_lines))
         if not token_lines:
-            raise DataError("no sentences in the file; it is empty", path=path / TOKENS_FILE)
+            raise DataError("no sentences in the file because it is empty", path=path / TOKENS_FILE)
 
         sentences: list[RawSentence] = []
         skipped: list[int] = []
@@ -103,7 +107,8 @@ def _parse_line(
         )
     if len(tags) != len(tokens):
         raise DataError(
-            f"{len(tags)} tags, but line {number} of {TOKENS_FILE} has {len(tokens)} tokens; "
+            f"{_count(len(tags), 'tag')}, but line {number} of {TOKENS_FILE} has "
+            f"{_count(len(tokens), 'token')}; "
             "each token needs exactly one tag",
             path=path / TAGS_FILE,
             line=number,

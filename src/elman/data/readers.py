@@ -11,7 +11,7 @@ import inspect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -53,7 +53,7 @@ class ParseResult:
 
     sentences: list[RawSentence]
     documents: int = 1
-    skipped_lines: list[int] | None = None
+    skipped_lines: list[int] = field(default_factory=list)
 
 
 class Reader(ABC):
@@ -61,7 +61,7 @@ class Reader(ABC):
 
     ``scheme`` is the tag scheme of the file (``"auto"`` detects it). With ``strict`` off, a
     sentence that cannot be read is skipped and its first line recorded in
-    ``Corpus.skipped_lines``; errors that concern the whole file are still raised.
+    ``Corpus.skipped_lines``. Errors that concern the whole file are raised in both modes.
     """
 
     name: ClassVar[str]
@@ -83,7 +83,7 @@ class Reader(ABC):
 
     @classmethod
     def tags_file(cls, path: Path) -> Path:
-        """Return the file that tag errors name: the tags of the corpus at ``path`` are there."""
+        """Return the file that contains the tags of the corpus at ``path``, for error messages."""
         return path
 
     @abstractmethod
@@ -240,10 +240,7 @@ def _tag_error(tag: str, scheme: str) -> str | None:
         else:
             schemes.check_tag(tag, scheme)
     except ValueError as exc:
-        message = str(exc)
-        if not message.startswith("invalid tag"):
-            message = f"invalid tag {tag!r}: {message}"
-        return message
+        return str(exc)
     return None
 
 
@@ -263,11 +260,11 @@ def log_skipped(path: str | Path, skipped_lines: Sequence[int]) -> None:
 
 
 def log_violations(path: str | Path, violations: int, scheme: str) -> None:
-    """Log one warning with the number of tag sequences that break ``scheme``."""
+    """Log one warning with the number of tags that break the rules of ``scheme``."""
     if violations > 0:
         logger.warning(
-            "%s: %d tag(s) break the %s scheme; they were read the way conlleval reads them "
-            "(an I- tag that does not continue an entity starts a new one)",
+            "%s: %d tag(s) break the rules of the %s scheme; their entities were read the way "
+            "conlleval reads them",
             path,
             violations,
             scheme,
@@ -277,8 +274,11 @@ def log_violations(path: str | Path, violations: int, scheme: str) -> None:
 def _keep_valid(
     sentences: list[RawSentence], scheme: str, strict: bool, path: Path, skipped: list[int]
 ) -> list[RawSentence]:
-    """Return the sentences whose tags are all valid in ``scheme``, raising on the first other
-    one when ``strict``, else adding its first line to ``skipped``."""
+    """Return the sentences whose tags are all valid in ``scheme``.
+
+    A sentence with an invalid tag raises DataError when ``strict``, else its first line is
+    added to ``skipped``.
+    """
     # A corpus has few distinct tags, so each is checked once rather than once per token.
     distinct = {tag for sentence in sentences if sentence.tags is not None for tag in sentence.tags}
     errors = {tag: error for tag in distinct if (error := _tag_error(tag, scheme)) is not None}
@@ -304,14 +304,16 @@ def _detect_scheme(sequences: list[list[str]], path: Path) -> str:
     try:
         return schemes.detect_scheme(sequences)
     except ValueError as exc:
-        raise DataError(f"{exc}; or name the scheme with scheme=...", path=path) from None
+        raise DataError(
+            f"{exc}, or set the scheme with scheme=... (--scheme on the command line)", path=path
+        ) from None
 
 
 def _require_sentences(kept: list[RawSentence], path: Path) -> None:
     if not kept:
         raise DataError(
-            "no sentence could be read, so all were skipped; read the file with strict=True "
-            "to see the first error",
+            "all sentences were skipped because none could be read; read the file with "
+            "strict=True to see the first error",
             path=path,
         )
 
@@ -330,7 +332,7 @@ def build_corpus(
     Tag errors name ``tags_path`` (default ``path``) and the line of the tag.
     """
     tags_path = path if tags_path is None else tags_path
-    skipped = list(parsed.skipped_lines or [])
+    skipped = list(parsed.skipped_lines)
     kept = _keep_valid(parsed.sentences, scheme, strict, tags_path, skipped)
     _require_sentences(kept, path)
 

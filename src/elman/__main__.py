@@ -1,0 +1,5 @@
+"""Allow ``python -m elman``."""
+
+from elman.cli import main
+
+main()

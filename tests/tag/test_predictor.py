@@ -1,0 +1,57 @@
+"""The Tagger: tokens to tags, text to entities with exact offsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from elman.tag.predictor import Tagger, load
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_model: Path) -> Tagger:
+    return load(tiny_model)
+
+
+def test_empty_text_gives_no_entities(tagger: Tagger) -> None:
+    assert tagger("") == []
+    assert tagger.tag_text("   \n\t").sentences == []
+
+
+def test_tag_tokens_returns_one_tag_per_token(tagger: Tagger) -> None:
+    tags = tagger.tag_tokens(["Mara", "Quist", "joined", "Pellucid", "Labs", "."])
+    assert len(tags) == 6
+    assert set(tags) <= set(tagger.vocab.tags)
+
+
+def test_tag_tokens_of_nothing(tagger: Tagger) -> None:
+    assert tagger.tag_tokens([]) == []
+
+
+def test_entity_offsets_point_into_text(tagger: Tagger) -> None:
+    text = "  Mara Quist joined Pellucid Labs in Oslo.\n\nJonas Feld visited Bergen!"
+    for entity in tagger(text):
+        assert text[entity.start : entity.end] == entity.text
+        assert 0.0 <= entity.confidence <= 1.0
+
+
+def test_long_sentence_gets_one_tag_per_token(tagger: Tagger) -> None:
+    tokens = ["word"] * 3000
+    assert len(tagger.tag_tokens(tokens)) == 3000
+
+
+def test_batch_equals_one_by_one(tagger: Tagger) -> None:
+    sentences = [["Mara", "Quist", "visited", "Oslo"], ["Hello"], ["Jonas", "Feld", "left", "."]]
+    batched = tagger.tag_sentences(sentences)
+    assert batched == [tagger.tag_tokens(s) for s in sentences]
+
+
+def test_order_of_calls_does_not_matter(tagger: Tagger) -> None:
+    first = tagger("Jonas Feld visited Bergen.")
+    tagger("Mara Quist joined Pellucid Labs.")
+    assert tagger("Jonas Feld visited Bergen.") == first
+
+
+def test_labels_are_entity_types(tagger: Tagger) -> None:
+    assert tagger.labels == ["LOC", "MISC", "ORG", "PER"]
