@@ -74,7 +74,7 @@ def test_altered_weights_are_reported(tiny_model: Path, tmp_path: Path) -> None:
 def test_missing_manifest_is_reported(tiny_model: Path, tmp_path: Path) -> None:
     copy = _copy(tiny_model, tmp_path)
     (copy / "manifest.json").unlink()
-    with pytest.raises(ModelError, match="manifest.json: missing"):
+    with pytest.raises(ModelError, match=r"manifest\.json: missing"):
         load_model(copy)
 
 

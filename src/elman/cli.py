@@ -237,6 +237,10 @@ def tag(
     tokens: Annotated[
         bool, typer.Option(help="Add the tokens and tags to JSON Lines output.")
     ] = False,
+    nbest: Annotated[
+        int,
+        typer.Option(min=0, help="Also list the K best tag sequences of each sentence (jsonl)."),
+    ] = 0,
 ) -> None:
     """Find the entities in text files or standard input."""
     from elman import atomic
@@ -245,7 +249,7 @@ def tag(
 
     tagger = load(model)
     chunks = tag_documents(
-        tagger, files or [], format.value, input_format.value, include_tokens=tokens
+        tagger, files or [], format.value, input_format.value, include_tokens=tokens, nbest=nbest
     )
     if output is None:
         for chunk in chunks:
@@ -261,7 +265,7 @@ def presets() -> None:
     from elman.settings import presets as shipped
 
     for name, description in shipped().items():
-        typer.echo(f"{name:<12} {description}")
+        typer.echo(f"{name:<14} {description}")
 
 
 def main() -> None:

@@ -55,3 +55,12 @@ def test_order_of_calls_does_not_matter(tagger: Tagger) -> None:
 
 def test_labels_are_entity_types(tagger: Tagger) -> None:
     assert tagger.labels == ["LOC", "MISC", "ORG", "PER"]
+
+
+def test_nbest_first_equals_decoded_tags(tagger: Tagger) -> None:
+    tokens = ["Mara", "Quist", "joined", "Pellucid", "Labs", "."]
+    best = tagger.nbest(tokens, 3)
+    assert len(best) == 3
+    assert best[0][1] == tagger.tag_tokens(tokens)
+    assert best[0][0] >= best[1][0] >= best[2][0]
+    assert len({tuple(tags) for _, tags in best}) == 3

@@ -258,7 +258,7 @@ class TestTokenize:
     )
     def test_repeated_pattern_linear_time(self, unit: str) -> None:
         # A rule that rescanned the rest of a long run from every token start would need
-        # minutes on 200,000 characters; linear rules need well under a second.
+        # minutes on 200,000 characters. Linear rules need well under a second.
         text = unit * (200_000 // len(unit))
         started = time.perf_counter()
         tokens = tokenize(text)
@@ -397,8 +397,8 @@ class TestSplitSentences:
 
 def test_conll2003_tokens_reproduced(shared_data: Path) -> None:
     # Joining the gold tokens of a CoNLL-2003 sentence with spaces and tokenizing again should
-    # give the gold tokens back. About 0.7% of dev sentences differ, on ranking tables ("1=")
-    # and scores ("6-") that the corpus writes as one token.
+    # give the gold tokens back. About 0.7% of dev sentences differ, because the corpus keeps
+    # tokens such as "1=" in ranking tables, "6-" in scores and the typo "low.In" whole.
     sentences: list[list[str]] = []
     words: list[str] = []
     lines = (shared_data / "conll2003" / "dev.txt").read_text(encoding="utf-8").splitlines()

@@ -49,8 +49,14 @@ def tag_documents(
     input_format: str,
     *,
     include_tokens: bool = False,
+    nbest: int = 0,
 ) -> Iterator[str]:
-    """Yield the output text, document by document."""
+    """Yield the output text, document by document.
+
+    ``nbest`` > 0 adds, per sentence, the K best tag sequences and their scores to JSON Lines.
+    """
+    if nbest and output_format != "jsonl":
+        raise DataError(f"--nbest needs --format jsonl, not {output_format}")
     if input_format == "tokens":
         yield from _tag_token_files(tagger, files, output_format)
         return
@@ -58,19 +64,29 @@ def tag_documents(
     for document in text_documents(files):
         batch.append(document)
         if len(batch) == DOCUMENTS_PER_BATCH:
-            yield from _render(tagger, batch, output_format, include_tokens)
+            yield from _render(tagger, batch, output_format, include_tokens, nbest)
             batch = []
     if batch:
-        yield from _render(tagger, batch, output_format, include_tokens)
+        yield from _render(tagger, batch, output_format, include_tokens, nbest)
 
 
 def _render(
-    tagger: Tagger, documents: list[tuple[str, str]], output_format: str, include_tokens: bool
+    tagger: Tagger,
+    documents: list[tuple[str, str]],
+    output_format: str,
+    include_tokens: bool,
+    nbest: int,
 ) -> Iterator[str]:
     tagged = tagger.tag_texts([text for _, text in documents])
     for (source, _), result in zip(documents, tagged, strict=True):
         if output_format == "jsonl":
-            yield formats.to_jsonl(source, result, tokens=include_tokens)
+            alternatives = None
+            if nbest:
+                alternatives = [
+                    tagger.nbest([token.text for token in sentence], nbest)
+                    for sentence in result.sentences
+                ]
+            yield formats.to_jsonl(source, result, tokens=include_tokens, nbest=alternatives)
         elif output_format == "pretty":
             yield formats.to_listing(source, result)
         else:

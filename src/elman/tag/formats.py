@@ -9,8 +9,17 @@ from elman.errors import DataError
 from elman.tag.predictor import TaggedText
 
 
-def to_jsonl(source: str, tagged: TaggedText, *, tokens: bool = False) -> str:
-    """One JSON object: the document's source and its entities (and tokens when asked)."""
+def to_jsonl(
+    source: str,
+    tagged: TaggedText,
+    *,
+    tokens: bool = False,
+    nbest: list[list[tuple[float, list[str]]]] | None = None,
+) -> str:
+    """One JSON object: the document's source and its entities (and tokens when asked).
+
+    ``nbest`` holds, per sentence, (score, tags) alternatives, written under ``"nbest"``.
+    """
     record: dict[str, object] = {
         "source": source,
         "entities": [entity.to_dict() for entity in tagged.entities],
@@ -20,6 +29,11 @@ def to_jsonl(source: str, tagged: TaggedText, *, tokens: bool = False) -> str:
             {"text": token.text, "start": token.start, "end": token.end, "tag": tag}
             for sentence, tags in zip(tagged.sentences, tagged.tags, strict=True)
             for token, tag in zip(sentence, tags, strict=True)
+        ]
+    if nbest is not None:
+        record["nbest"] = [
+            [{"score": round(score, 4), "tags": tags} for score, tags in sentence]
+            for sentence in nbest
         ]
     return json.dumps(record, ensure_ascii=False) + "\n"
 

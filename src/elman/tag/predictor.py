@@ -14,6 +14,7 @@ import torch
 
 from elman.data import scheme
 from elman.data.batch import encode_batch, length_batches
+from elman.model.decode import nbest
 from elman.store import SavedModel, load_model
 from elman.tag.tokenize import Token, tokenize_document
 
@@ -76,6 +77,24 @@ class Tagger:
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return the IOB2 tags of each sentence, in input order."""
         return [tags for tags, _ in self._predict(sentences)]
+
+    def nbest(self, tokens: Sequence[str], k: int) -> list[tuple[float, list[str]]]:
+        """Return the ``k`` best tag sequences of one sentence with their scores, best first.
+
+        Scores are log-probabilities under the softmax output (with the scheme's forbidden
+        transitions excluded), or unnormalised CRF path scores under the CRF output.
+        """
+        if not tokens:
+            return [(0.0, [])]
+        chars = self.model.config.char_encoder != "none"
+        with torch.inference_mode():
+            batch = encode_batch(self.vocab, [tokens], chars=chars)
+            scores = self.model.emissions(batch)[0]  # (time, num_tags)
+            if self.model.crf is None:
+                scores = torch.log_softmax(scores, dim=-1)
+            start, transitions, end = self.model.decoding_scores()
+            best = nbest(scores, start, transitions, end, k)
+        return [(score, [self.vocab.tags[i] for i in path]) for score, path in best]
 
     def tag_text(self, text: str) -> TaggedText:
         """Split ``text`` into sentences and tokens, tag them, and collect the entities."""

@@ -113,6 +113,10 @@ def _read_state(directory: Path) -> dict[str, Any]:
 
 def _swap_into_place(staging: Path, directory: Path) -> None:
     previous = directory.with_name(f".{directory.name}.previous")
+    if previous.exists() and not directory.exists():
+        # An earlier swap stopped between its two renames: ``previous`` is the only complete
+        # checkpoint, so put it back instead of deleting it.
+        previous.rename(directory)
     if previous.exists():
         shutil.rmtree(previous)
     if directory.exists():

@@ -17,6 +17,7 @@ class TrainConfig:
     ``lr_decay`` after ``lr_patience`` epochs without a better dev F1; training stops after
     ``patience`` such epochs.
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
+    ``max_minutes`` > 0 stops training after the first epoch that ends past that time budget.
     """
 
     optimizer: str = "adam"
@@ -36,6 +37,7 @@ class TrainConfig:
     threads: int = 0
     max_nonfinite: int = 5
     deterministic: bool = False
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -52,5 +54,9 @@ class TrainConfig:
             raise ConfigError(f"train.lr_decay={self.lr_decay}: expected a value in (0, 1]")
         if not 0.0 <= self.rare_unk <= 1.0:
             raise ConfigError(f"train.rare_unk={self.rare_unk}: expected a probability in [0, 1]")
+        if self.max_minutes < 0:
+            raise ConfigError(
+                f"train.max_minutes={self.max_minutes}: expected 0 (no limit) or more"
+            )
         if self.max_length < 0:
             raise ConfigError(f"train.max_length={self.max_length}: expected 0 (no limit) or more")

@@ -50,6 +50,7 @@ class TrainState:
     epochs_without_improvement: int = 0
     epochs_since_lr_change: int = 0
     nonfinite_steps: int = 0
+    seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
     python_rng: list[Any] = field(default_factory=list)
 
@@ -105,12 +106,18 @@ class Trainer:
 
     def run(self) -> Iterator[StepInfo | NonFiniteInfo | EpochInfo]:
         """Train until the epoch limit or early stopping, yielding progress records."""
-        while self.state.epoch < self.config.epochs:
+        while self.state.epoch < self.config.epochs and not self._early_stopped():
             self.state.epoch += 1
             info = yield from self._train_epoch()
             yield info
             if info.stopping:
                 break
+
+    def _early_stopped(self) -> bool:
+        """Whether patience ran out; a run resumed from its last epoch's checkpoint stops here."""
+        return (
+            self.dev is not None and self.state.epochs_without_improvement >= self.config.patience
+        )
 
     def _train_epoch(self) -> Generator[StepInfo | NonFiniteInfo, None, EpochInfo]:
         started = time.perf_counter()
@@ -161,6 +168,9 @@ class Trainer:
             return self._reject_step(index, loss_value, grad_norm)
 
         self.optimizer.step()
+        # A finite gradient times a huge learning rate can still overflow a weight to inf.
+        if not self._parameters_finite():
+            return self._reject_step(index, loss_value, grad_norm)
         self.state.step += 1
         self._consecutive_failures = 0
         if self.state.step % SNAPSHOT_EVERY == 0:
@@ -187,7 +197,7 @@ class Trainer:
         logger.warning(
             "non-finite %s at epoch %d, step %d, batch %d: restored the last good weights and "
             "halved the learning rate to %.3g (%d in a row)",
-            "loss" if not math.isfinite(loss) else "gradient norm",
+            _nonfinite_quantity(loss, grad_norm),
             self.state.epoch,
             self.state.step + 1,
             index,
@@ -206,12 +216,17 @@ class Trainer:
         if self._consecutive_failures >= self.config.max_nonfinite:
             raise TrainingDiverged(
                 f"training diverged: {self._consecutive_failures} steps in a row gave a non-finite "
-                f"loss or gradient (last at epoch {info.epoch}, step {info.step}, batch {index}), "
+                f"loss, gradient or weight (last at epoch {info.epoch}, step {info.step}, "
+                f"batch {index}), "
                 f"even after halving the learning rate to {self.state.lr:.3g}; the last good "
                 "weights were kept. Try a lower train.lr, gradient clipping (train.clip_norm=5) "
                 "or the adam optimizer."
             )
         return info
+
+    def _parameters_finite(self) -> bool:
+        flags = [torch.isfinite(p).all() for p in self.model.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True
 
     def _take_snapshot(self) -> None:
         self._snapshot = (
@@ -266,7 +281,12 @@ class Trainer:
         if dev is not None:
             record.update(dev_precision=dev.precision, dev_recall=dev.recall, dev_f1=dev.f1)
         state.history.append(record)
+        state.seconds += seconds
         stopping = dev is not None and state.epochs_without_improvement >= self.config.patience
+        budget = self.config.max_minutes * 60
+        if budget and state.seconds >= budget and state.epoch < self.config.epochs:
+            logger.info("stopping: %.1f minutes of training reached", state.seconds / 60)
+            stopping = True
         return EpochInfo(
             epoch=state.epoch,
             step=state.step,
@@ -281,3 +301,12 @@ class Trainer:
             stopping=stopping,
             history=list(state.history),
         )
+
+
+def _nonfinite_quantity(loss: float, grad_norm: float) -> str:
+    """Name what made a step fail, for the log."""
+    if not math.isfinite(loss):
+        return "loss"
+    if not math.isfinite(grad_norm):
+        return "gradient norm"
+    return "weight after the update"

@@ -25,6 +25,7 @@ from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
+from elman.model.pretrained import extend_vocabulary, initialise_embeddings, read_vectors
 from elman.store import SavedModel, save_model
 from elman.train import checkpoint
 from elman.train.config import TrainConfig
@@ -87,7 +88,15 @@ def train_model(
         min_count=train_config.min_count,
     )
     _warn_unseen_tags(vocab, dev, "dev")
+    vectors = None
+    if model_config.pretrained:
+        vectors = read_vectors(model_config.pretrained)
+        extend_vocabulary(vocab, vectors[0])
     model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
+    if vectors is not None:
+        initialise_embeddings(
+            model.features.words, vocab, *vectors, freeze=model_config.freeze_pretrained
+        )
     logger.info(
         "%d sentences, %d words, %d characters, %d tags; %d parameters",
         len(train),
@@ -117,6 +126,9 @@ def _run_trainer(
 ) -> None:
     run = asdict(spec)
     checkpoints = output / "checkpoints"
+    if trainer.state.epoch == 0:
+        # A checkpoint before the first step lets a run interrupted in epoch 1 resume exactly.
+        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
     try:
         for event in trainer.run():
             for consumer in consumers:
@@ -126,15 +138,16 @@ def _run_trainer(
                 if event.improved:
                     checkpoint.save_checkpoint(trainer, checkpoints / "best", run)
     except TrainingDiverged:
-        # Keep the last good weights on disk before reporting the failure.
-        trainer.best_weights = trainer.model.state_dict()
+        # Keep the last good weights (the model holds them now) on disk before reporting the
+        # failure; best.safetensors keeps the best epoch's weights.
         checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
         raise
     except KeyboardInterrupt:
-        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+        # The last checkpoint is the end of the previous epoch (or the start of the run): a
+        # mid-epoch checkpoint could not resume exactly, so the interrupted epoch is repeated.
         raise TrainingInterrupted(
-            f"interrupted in epoch {trainer.state.epoch}; resume with: "
-            f"elman train --resume {output}"
+            f"interrupted in epoch {trainer.state.epoch}; resume from the last completed epoch "
+            f"with: elman train --resume {output}"
         ) from None
     finally:
         for consumer in consumers:
