@@ -76,6 +76,11 @@ class OutputFormat(str, Enum):
     pretty = "pretty"
 
 
+class Backend(str, Enum):
+    torch = "torch"
+    onnx = "onnx"
+
+
 class InputFormat(str, Enum):
     text = "text"
     tokens = "tokens"
@@ -121,6 +126,13 @@ def train(
         Path | None, typer.Option(help="Continue the interrupted run whose output is DIR.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on a terminal.")] = True,
+    tensorboard: Annotated[
+        bool, typer.Option(help="Write TensorBoard event files (see --logdir).")
+    ] = True,
+    logdir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for TensorBoard event files (default: OUTPUT/tensorboard)."),
+    ] = None,
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
     from elman.train.launch import launch_training
@@ -139,6 +151,8 @@ def train(
         seed=seed,
         resume=resume,
         progress=progress,
+        tensorboard=tensorboard,
+        logdir=logdir,
     )
 
 
@@ -241,13 +255,16 @@ def tag(
         int,
         typer.Option(min=0, help="Also list the K best tag sequences of each sentence (jsonl)."),
     ] = 0,
+    backend: Annotated[
+        Backend, typer.Option(help="torch, or onnx (needs model.onnx from elman export).")
+    ] = Backend.torch,
 ) -> None:
     """Find the entities in text files or standard input."""
     from elman import atomic
     from elman.tag.documents import tag_documents
     from elman.tag.predictor import load
 
-    tagger = load(model)
+    tagger = load(model, backend=backend.value)
     chunks = tag_documents(
         tagger, files or [], format.value, input_format.value, include_tokens=tokens, nbest=nbest
     )
@@ -257,6 +274,23 @@ def tag(
         sys.stdout.flush()
     else:
         atomic.write_text(output, "".join(chunks))
+
+
+@app.command()
+@_handles_errors
+def export(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    onnx: Annotated[
+        Path | None, typer.Option(help="ONNX file to write (default: MODEL/model.onnx).")
+    ] = None,
+    quantize: Annotated[bool, typer.Option(help="Store weights as int8 (smaller).")] = False,
+) -> None:
+    """Export a model's network to ONNX for onnxruntime (elman tag --backend onnx)."""
+    from elman.export.onnx import ONNX_FILE, export_onnx
+    from elman.store import load_model
+
+    path = export_onnx(load_model(model), onnx or model / ONNX_FILE, quantize=quantize)
+    typer.echo(f"wrote {path}")
 
 
 @app.command()

@@ -79,7 +79,7 @@ def test_dimension_mismatch_names_setting(tmp_path: Path) -> None:
     vocab = Vocabularies.build([["paris"]], [["O"]])
     words, vectors = read_vectors(_glove(tmp_path / "v.txt"))
     embedding = torch.nn.Embedding(len(vocab.words), 5)
-    with pytest.raises(ConfigError, match="set model.word_dim=3"):
+    with pytest.raises(ConfigError, match=r"set model\.word_dim=3"):
         initialise_embeddings(embedding, vocab, words, vectors, freeze=False)
 
 

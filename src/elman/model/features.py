@@ -8,6 +8,7 @@ from torch import nn
 
 from elman.data.vocab import CASINGS, PAD_ID
 from elman.model.config import ModelConfig
+from elman.model.recurrent import reverse_within_lengths
 
 
 class CharCNN(nn.Module):
@@ -32,23 +33,31 @@ class CharCNN(nn.Module):
 
 
 class CharRNN(nn.Module):
-    """A word's characters -> one vector: the final states of a bidirectional GRU over them."""
+    """A word's characters -> one vector: the last states of a GRU read each way over them.
+
+    The right-to-left GRU reads each word reversed within its own length, so that padding comes
+    after the characters in both directions; this avoids packed sequences, which ONNX cannot export.
+    """
 
     def __init__(self, num_chars: int, char_dim: int, hidden: int):
         super().__init__()
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
-        self.rnn = nn.GRU(char_dim, hidden // 2, batch_first=True, bidirectional=True)
+        self.forward_rnn = nn.GRU(char_dim, hidden // 2, batch_first=True)
+        self.backward_rnn = nn.GRU(char_dim, hidden // 2, batch_first=True)
         self.output_size = 2 * (hidden // 2)
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         batch, time, width = chars.shape
         flat = chars.reshape(batch * time, width)
-        lengths = (flat != PAD_ID).sum(dim=1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(
-            self.embedding(flat), lengths, batch_first=True, enforce_sorted=False
-        )
-        _, final = self.rnn(packed)  # final: (2, batch * time, hidden // 2)
-        encoded = torch.cat([final[0], final[1]], dim=-1)
+        lengths = (flat != PAD_ID).sum(dim=1).clamp(min=1)  # (batch * time,)
+        embedded = self.embedding(flat)  # (batch * time, width, char_dim)
+        last = (lengths - 1).view(-1, 1, 1)
+
+        forward, _ = self.forward_rnn(embedded)  # (batch * time, width, hidden // 2)
+        reversed_chars = reverse_within_lengths(embedded, lengths)
+        backward, _ = self.backward_rnn(reversed_chars)
+        pick = last.expand(-1, 1, forward.size(2))
+        encoded = torch.cat([forward.gather(1, pick), backward.gather(1, pick)], dim=-1)
         return encoded.reshape(batch, time, -1)
 
 

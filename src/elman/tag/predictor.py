@@ -6,15 +6,16 @@ keeps no per-call state, so one instance may serve concurrent calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from elman.data import scheme
-from elman.data.batch import encode_batch, length_batches
+from elman.data.batch import Batch, encode_batch, length_batches
 from elman.model.decode import nbest
+from elman.errors import ModelError
 from elman.store import SavedModel, load_model
 from elman.tag.tokenize import Token, tokenize_document
 
@@ -56,11 +57,21 @@ class TaggedText:
 class Tagger:
     """Tags tokens or raw text with a loaded model."""
 
-    def __init__(self, saved: SavedModel, *, batch_size: int = 256):
+    def __init__(self, saved: SavedModel, *, batch_size: int = 256, backend: str = "torch"):
         self.saved = saved
         self.model = saved.model.eval()
         self.vocab = saved.vocab
         self.batch_size = batch_size
+        self.backend = backend
+        self._emissions: Callable[[Batch], torch.Tensor] = self.model.emissions
+        if backend == "onnx":
+            from elman.export.onnx import ONNX_FILE, OnnxEmissions
+
+            if saved.path is None:
+                raise ModelError("the onnx backend needs a model loaded from a directory")
+            self._emissions = OnnxEmissions(saved.path / ONNX_FILE)
+        elif backend != "torch":
+            raise ModelError(f"unknown backend {backend!r}; expected torch or onnx")
 
     @property
     def labels(self) -> list[str]:
@@ -89,7 +100,7 @@ class Tagger:
         chars = self.model.config.char_encoder != "none"
         with torch.inference_mode():
             batch = encode_batch(self.vocab, [tokens], chars=chars)
-            scores = self.model.emissions(batch)[0]  # (time, num_tags)
+            scores = self._emissions(batch)[0]  # (time, num_tags)
             if self.model.crf is None:
                 scores = torch.log_softmax(scores, dim=-1)
             start, transitions, end = self.model.decoding_scores()
@@ -125,7 +136,7 @@ class Tagger:
                 if not indices:
                     continue
                 batch = encode_batch(self.vocab, [sentences[i] for i in indices], chars=chars)
-                scores = self.model.emissions(batch)  # (batch, time, num_tags)
+                scores = self._emissions(batch)  # (batch, time, num_tags)
                 paths = self.model.decode(scores, batch.mask)
                 probs = self.model.tag_probabilities(scores, batch.mask)
                 for row, (index, path) in enumerate(zip(indices, paths, strict=True)):
@@ -147,6 +158,10 @@ def _entities(
     return entities
 
 
-def load(path: str | Path) -> Tagger:
-    """Load a model directory written by ``elman train`` and return a ``Tagger``."""
-    return Tagger(load_model(path))
+def load(path: str | Path, *, backend: str = "torch") -> Tagger:
+    """Load a model directory written by ``elman train`` and return a ``Tagger``.
+
+    ``backend`` "onnx" computes scores with onnxruntime from the directory's ``model.onnx``
+    (written by ``elman export``).
+    """
+    return Tagger(load_model(path), backend=backend)

@@ -1,0 +1,96 @@
+"""ONNX export of the network and an onnxruntime backend for the tagger.
+
+The ONNX graph computes the emission scores, from padded ids to (batch, time, num_tags); decoding
+(Viterbi with the scheme's constraints, or the CRF's) stays in PyTorch, so both backends share it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elman import atomic
+from elman.data.batch import Batch, encode_batch
+from elman.errors import ModelError
+from elman.store import SavedModel
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+INPUTS = ("words", "casing", "chars", "mask", "lengths")
+OPSET = 17
+
+
+def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) -> Path:
+    """Write the network of ``saved`` as an ONNX file; ``quantize`` stores int8 weights."""
+    target = Path(path)
+    model = saved.model.eval()
+    chars = model.config.char_encoder != "none"
+    sample = encode_batch(saved.vocab, [["Example", "text", "."], ["Two"]], chars=chars)
+    axes = {
+        "words": {0: "batch", 1: "time"},
+        "casing": {0: "batch", 1: "time"},
+        "chars": {0: "batch", 1: "time", 2: "width"},
+        "mask": {0: "batch", 1: "time"},
+        "lengths": {0: "batch"},
+        "emissions": {0: "batch", 1: "time"},
+    }
+    with atomic.atomic_path(target) as temporary, warnings.catch_warnings():
+        # The TorchScript-based exporter warns about RNN batch sizes it cannot know; the
+        # dynamic axes above cover them.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (sample.words, sample.casing, sample.chars, sample.mask, sample.lengths),
+            str(temporary),
+            input_names=list(INPUTS),
+            output_names=["emissions"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(temporary), str(temporary), weight_type=QuantType.QInt8)
+    logger.info("wrote %s%s", target, " (int8 weights)" if quantize else "")
+    return target
+
+
+class OnnxEmissions:
+    """Computes emission scores with onnxruntime; a drop-in for ``ElmanTagger.emissions``."""
+
+    def __init__(self, path: str | Path, *, threads: int = 0):
+        import onnxruntime as ort
+
+        source = Path(path)
+        if not source.exists():
+            raise ModelError(
+                f"{source}: no ONNX file; create it with: elman export {source.parent} "
+                f"--onnx {source}"
+            )
+        options = ort.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(
+                str(source), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors on bad files
+            raise ModelError(f"{source}: cannot load the ONNX file ({error})") from error
+        self.inputs = [node.name for node in self.session.get_inputs()]
+
+    def __call__(self, batch: Batch) -> torch.Tensor:
+        feeds = {
+            "words": batch.words.numpy(),
+            "casing": batch.casing.numpy(),
+            "chars": batch.chars.numpy(),
+            "mask": batch.mask.numpy(),
+            "lengths": batch.lengths.numpy(),
+        }
+        (scores,) = self.session.run(None, {name: feeds[name] for name in self.inputs})
+        return torch.from_numpy(np.asarray(scores))

@@ -1,0 +1,71 @@
+"""The ONNX export gives the same scores and tags as PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from elman.data.batch import encode_batch
+from elman.data.readers import read_corpus
+from elman.errors import ModelError
+from elman.export.onnx import ONNX_FILE, OnnxEmissions, export_onnx
+from elman.store import load_model
+from elman.tag.predictor import load
+from elman.train.launch import launch_training
+
+ARCHITECTURES = {
+    "elman-softmax": ["model.char_encoder='none'"],
+    "bielman-cnn-crf": [
+        "model.bidirectional=true",
+        "model.char_encoder='cnn'",
+        "model.output='crf'",
+    ],
+    "lstm-charrnn": ["model.cell='lstm'", "model.char_encoder='rnn'", "model.bidirectional=true"],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(ARCHITECTURES))
+def model_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp(request.param) / "model"
+    launch_training(
+        train_path="builtin:train",
+        dev=None,
+        output=output,
+        overrides=[
+            *ARCHITECTURES[request.param],
+            "model.hidden=32",
+            "model.word_dim=16",
+            "train.epochs=1",
+            "train.threads=1",
+        ],
+        progress=False,
+    )
+    export_onnx(load_model(output), output / ONNX_FILE)
+    return output
+
+
+def test_onnx_scores_match_torch(model_dir: Path) -> None:
+    saved = load_model(model_dir)
+    sentences = [["Mara", "Quist", "flew", "to", "Lund", "."], ["Hi"], ["A", "b", "c", "d"]]
+    chars = saved.model_config.char_encoder != "none"
+    batch = encode_batch(saved.vocab, sentences, chars=chars)
+    with torch.inference_mode():
+        expected = saved.model.emissions(batch)
+    computed = OnnxEmissions(model_dir / ONNX_FILE)(batch)
+    mask = batch.mask.unsqueeze(-1)
+    assert torch.allclose(computed * mask, expected * mask, atol=1e-4)
+
+
+def test_onnx_tags_equal_torch_on_corpus(model_dir: Path) -> None:
+    sentences = [list(s.tokens) for s in read_corpus("builtin:train").sentences]
+    assert len(sentences) >= 300
+    torch_tags = load(model_dir).tag_sentences(sentences)
+    onnx_tags = load(model_dir, backend="onnx").tag_sentences(sentences)
+    assert onnx_tags == torch_tags
+
+
+def test_missing_onnx_file_names_export_command(tiny_model: Path) -> None:
+    with pytest.raises(ModelError, match="elman export"):
+        load(tiny_model, backend="onnx")
