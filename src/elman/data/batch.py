@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from elman.data.vocab import PAD_ID, UNK_ID, Vocabularies, casing_id
+from elman.data.vocab import PAD_ID, UNK_ID, Vocabularies
 
 IGNORE_INDEX = -100
 """Tag id of padding positions and of tags unknown to the model; the loss skips them."""
@@ -50,32 +50,35 @@ def encode_batch(
     unknown-word vector.
     """
     size = len(sentences)
-    time = max((len(tokens) for tokens in sentences), default=1) or 1
     lengths = torch.tensor([len(tokens) for tokens in sentences], dtype=torch.long)
-    words = torch.full((size, time), PAD_ID, dtype=torch.long)
-    casing = torch.full((size, time), PAD_ID, dtype=torch.long)
+    time = max(int(lengths.max()) if size else 1, 1)
+    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
+
+    # One cached lookup per token; the padded tensors are then filled in one step each, because
+    # the mask's True positions, read row by row, are exactly the tokens in order.
+    features = [vocab.token_features(token) for tokens in sentences for token in tokens]
+    word_ids = [feature[0] for feature in features]
+    if rare_unk is not None:
+        word_ids = _drop_rare(vocab, word_ids, *rare_unk)
+    words = torch.zeros((size, time), dtype=torch.long)
+    words[mask] = torch.tensor(word_ids, dtype=torch.long)
+    casing = torch.zeros((size, time), dtype=torch.long)
+    casing[mask] = torch.tensor([feature[1] for feature in features], dtype=torch.long)
+
     width = 1
     if chars:
-        width = max((min(len(t), max_word_chars) for s in sentences for t in s), default=1)
-    char_ids = torch.full((size, time, width), PAD_ID, dtype=torch.long)
-    tag_ids = torch.full((size, time), IGNORE_INDEX, dtype=torch.long) if tags is not None else None
+        width = max((min(len(f[2]), max_word_chars) for f in features), default=1) or 1
+    char_ids = torch.zeros((size, time, width), dtype=torch.long)
+    if chars and features:
+        rows = [(f[2] + (PAD_ID,) * width)[:width] for f in features]
+        char_ids[mask] = torch.tensor(rows, dtype=torch.long)
 
-    for row, tokens in enumerate(sentences):
-        n = len(tokens)
-        ids = vocab.word_ids(tokens)
-        if rare_unk is not None:
-            ids = _drop_rare(vocab, ids, *rare_unk)
-        words[row, :n] = torch.tensor(ids, dtype=torch.long)
-        casing[row, :n] = torch.tensor([casing_id(t) for t in tokens], dtype=torch.long)
-        if chars:
-            for col, token in enumerate(tokens):
-                token_chars = vocab.char_ids(token[:max_word_chars])
-                char_ids[row, col, : len(token_chars)] = torch.tensor(token_chars)
-        if tag_ids is not None and tags is not None:
-            known = [i if i >= 0 else IGNORE_INDEX for i in vocab.tag_ids(tags[row])]
-            tag_ids[row, :n] = torch.tensor(known, dtype=torch.long)
-
-    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
+    tag_ids = None
+    if tags is not None:
+        tag_ids = torch.full((size, time), IGNORE_INDEX, dtype=torch.long)
+        flat_tags = vocab.tag_ids([tag for sequence in tags for tag in sequence])
+        known = [i if i >= 0 else IGNORE_INDEX for i in flat_tags]
+        tag_ids[mask] = torch.tensor(known, dtype=torch.long)
     return Batch(words, casing, char_ids, mask, lengths, tag_ids)
 
 

@@ -21,6 +21,8 @@ UNK_ID = 1
 
 CASINGS = (PAD, "lower", "allcaps", "initcap", "mixed", "numeric", "has_digit", "punct", "other")
 _DIGIT = re.compile(r"\d")
+FEATURE_CACHE_SIZE = 200_000
+"""Most distinct tokens whose ids ``Vocabularies.token_features`` keeps; bounds memory on big inputs."""
 
 
 def casing_id(token: str) -> int:
@@ -76,6 +78,9 @@ class Vocabularies:
     tags: list[str]
     lowercase: bool = True
     normalize_digits: bool = True
+    _feature_cache: dict[str, tuple[int, int, tuple[int, ...]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -111,6 +116,21 @@ class Vocabularies:
         # "O" first, then the entity tags grouped by type, so that tag ids are stable.
         entity_tags = sorted(tag_set - {"O"}, key=lambda t: (t[2:], t[:1]))
         return cls(words, chars, ["O", *entity_tags], lowercase, normalize_digits)
+
+    def token_features(self, token: str) -> tuple[int, int, tuple[int, ...]]:
+        """Return (word id, casing id, character ids) of a token, from a bounded cache."""
+        cache = self._feature_cache
+        found = cache.get(token)
+        if found is None:
+            if len(cache) >= FEATURE_CACHE_SIZE:
+                cache.clear()
+            found = (
+                self.words.get(self.word_form(token)),
+                casing_id(token),
+                tuple(self.chars.get(ch) for ch in token),
+            )
+            cache[token] = found
+        return found
 
     def word_form(self, token: str) -> str:
         """Return the key under which ``token`` is looked up in the word vocabulary."""

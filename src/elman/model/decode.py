@@ -59,18 +59,16 @@ def viterbi(
         backpointers.append(torch.where(keep, step_from, identity))
     best = best + end
 
-    paths = []
+    # Backtrack all rows at once from the last column. At padding steps the backpointers are the
+    # identity, so each row keeps its final tag until its own last real token.
+    tag = best.argmax(dim=1)  # (batch,)
+    columns = [tag]
+    for pointers in reversed(backpointers):
+        tag = pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
+        columns.append(tag)
+    path = torch.stack(columns[::-1], dim=1).tolist()  # (batch, time)
     lengths = mask.sum(dim=1).tolist()
-    last_tags = best.argmax(dim=1).tolist()
-    pointers = torch.stack(backpointers, dim=1).tolist() if backpointers else [[]] * batch
-    for row in range(batch):
-        tag = last_tags[row]
-        path = [tag]
-        for t in range(int(lengths[row]) - 2, -1, -1):
-            tag = pointers[row][t][tag]
-            path.append(tag)
-        paths.append(path[::-1])
-    return paths
+    return [row[: int(length)] for row, length in zip(path, lengths, strict=True)]
 
 
 def nbest(

@@ -139,9 +139,12 @@ class Tagger:
                 scores = self._emissions(batch)  # (batch, time, num_tags)
                 paths = self.model.decode(scores, batch.mask)
                 probs = self.model.tag_probabilities(scores, batch.mask)
+                chosen = torch.zeros(batch.mask.shape, dtype=torch.long)
+                chosen[batch.mask] = torch.tensor([tag for path in paths for tag in path])
+                confidence = probs.gather(2, chosen.unsqueeze(-1)).squeeze(-1).tolist()
                 for row, (index, path) in enumerate(zip(indices, paths, strict=True)):
-                    chosen = probs[row, torch.arange(len(path)), torch.tensor(path)].tolist()
-                    results[index] = ([self.vocab.tags[i] for i in path], chosen)
+                    tags = [self.vocab.tags[i] for i in path]
+                    results[index] = (tags, confidence[row][: len(path)])
         return results
 
 
