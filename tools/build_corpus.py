@@ -1,14 +1,16 @@
 """Build the corpus shipped in ``elman`` from the annotated sentences under ``tools/corpus_src``.
 
-Each source file holds one style of text, one sentence per line, with entities written inline as
-``[Mara Quist](PER)``. Blank lines and lines that start with ``#`` are skipped. The script
-tokenizes each sentence in the way of CoNLL-2003 and the Penn Treebank, turns the entity marks into
-IOB2 tags and writes ``train.conll``, ``dev.conll`` and ``test.conll`` (``token tag`` per line, a
-blank line after each sentence). Within each style, sentences 8 and 9 of every ten go to dev and
-test, the rest to train, so the output depends only on the source files.
+Each source file contains one style of text, one sentence per line, with entities written inline
+as ``[Mara Quist](PER)``. Blank lines and lines that start with ``#`` are skipped. The script
+tokenizes each line with ``elman.tag.tokenize``, the tokenizer that ``elman tag`` applies to raw
+text, turns the entity marks into IOB2 tags and writes ``train.conll``, ``dev.conll`` and
+``test.conll`` (``token tag`` per line, a blank line after each sentence). Within each style, the
+9th sentence of every ten goes to dev, the 10th to test and the rest to train, so the output
+depends only on the source files and the tokenizer.
 
-Run it from anywhere as ``.venv/bin/python tools/build_corpus.py``; ``--stats`` prints the counts
-that the corpus README reports.
+Run it with the project's environment, where ``elman`` is installed, as
+``.venv/bin/python tools/build_corpus.py``. The ``--stats`` option prints the tables of the
+corpus README.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class Annotated:
 
 
 def parse_markup(line: str, path: Path, number: int) -> tuple[str, list[tuple[int, int, str]]]:
-    """Remove the ``[text](TYPE)`` marks from ``line``; return the plain text and entity spans."""
+    """Remove the ``[text](TYPE)`` marks from ``line`` and return the plain text and the spans."""
     pieces: list[str] = []
     spans: list[tuple[int, int, str]] = []
     length = 0
@@ -90,7 +92,10 @@ def annotate(line: str, path: Path, number: int) -> Annotated:
         if start not in starts or end not in ends:
             text = plain[start:end]
             raise SourceError(
-                f"entity {text!r} does not start and end on token boundaries", path, number
+                f"entity {text!r} does not start and end on token boundaries, "
+                "so mark whole tokens or reword the sentence",
+                path,
+                number,
             )
         first, last = starts[start], ends[end]
         tags[first] = f"B-{label}"
@@ -98,7 +103,10 @@ def annotate(line: str, path: Path, number: int) -> Annotated:
             tags[index] = f"I-{label}"
     if not MIN_TOKENS <= len(tokens) <= MAX_TOKENS:
         raise SourceError(
-            f"{len(tokens)} tokens, expected {MIN_TOKENS} to {MAX_TOKENS}", path, number
+            f"{len(tokens)} tokens, expected {MIN_TOKENS} to {MAX_TOKENS}: "
+            "lengthen, shorten or split the sentence",
+            path,
+            number,
         )
     return Annotated(tuple(token.text for token in tokens), tuple(tags), path, number)
 
@@ -131,8 +139,11 @@ def build(source_dir: Path) -> dict[str, list[Annotated]]:
         for index, sentence in enumerate(read_style(source_dir / f"{style}.txt")):
             earlier = seen.setdefault(sentence.tokens, sentence)
             if earlier is not sentence:
+                where = f"{earlier.path.name}:{earlier.line}"
                 raise SourceError(
-                    f"duplicate of {earlier.path.name}:{earlier.line}", sentence.path, sentence.line
+                    f"duplicate of {where}, so reword or remove one of them",
+                    sentence.path,
+                    sentence.line,
                 )
             splits[split_of(index)].append(sentence)
     return splits
@@ -157,19 +168,35 @@ def write(splits: dict[str, list[Annotated]], output_dir: Path) -> None:
 
 
 def format_stats(splits: dict[str, list[Annotated]]) -> str:
+    """Return two Markdown tables: counts per split, and sentences per style and split."""
+    return format_split_table(splits) + "\n\n" + format_style_table(splits)
+
+
+def format_split_table(splits: dict[str, list[Annotated]]) -> str:
     """Return a Markdown table of sentences, tokens and entities per type for each split."""
-    header = "| split | sentences | tokens | " + " | ".join(TYPES) + " | no entity |"
-    rows = [header, "|---" * (len(TYPES) + 4) + "|"]
+    keys = ("sentences", "tokens", *TYPES, "no entity")
+    rows = ["| split | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     totals: Counter[str] = Counter()
-    for name in (*SPLITS, "total"):
-        if name == "total":
-            counts = totals
-        else:
-            counts = count(splits[name])
-            totals.update(counts)
-        cells = [f"{counts[key]:,}" for key in ("sentences", "tokens", *TYPES, "no entity")]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name in SPLITS:
+        counts = count(splits[name])
+        totals.update(counts)
+        rows.append(table_row(name, [counts[key] for key in keys]))
+    rows.append(table_row("total", [totals[key] for key in keys]))
     return "\n".join(rows)
+
+
+def format_style_table(splits: dict[str, list[Annotated]]) -> str:
+    """Return a Markdown table of the number of sentences of each style in each split."""
+    rows = ["| style | " + " | ".join(SPLITS) + " | total |", "|---" * (len(SPLITS) + 2) + "|"]
+    for style in STYLES:
+        sizes = [sum(s.path.stem == style for s in splits[name]) for name in SPLITS]
+        rows.append(table_row(style, [*sizes, sum(sizes)]))
+    return "\n".join(rows)
+
+
+def table_row(name: str, numbers: list[int]) -> str:
+    """Format one Markdown table row with thousands separators."""
+    return f"| {name} | " + " | ".join(f"{number:,}" for number in numbers) + " |"
 
 
 def count(sentences: list[Annotated]) -> Counter[str]:
@@ -186,7 +213,7 @@ def count(sentences: list[Annotated]) -> Counter[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the corpus files; return the process exit status."""
+    """Build the corpus files and return the process exit status."""
     parser = argparse.ArgumentParser(
         description="Build the corpus shipped in elman from tools/corpus_src."
     )

@@ -74,6 +74,7 @@ class OutputFormat(str, Enum):
     conll = "conll"
     inline = "inline"
     pretty = "pretty"
+    html = "html"
 
 
 class Backend(str, Enum):
@@ -291,6 +292,24 @@ def export(
 
     path = export_onnx(load_model(model), onnx or model / ONNX_FILE, quantize=quantize)
     typer.echo(f"wrote {path}")
+
+
+@app.command()
+@_handles_errors
+def serve(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; the default accepts local clients only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes, each with its own copy of the model.")
+    ] = 1,
+) -> None:
+    """Serve the model over HTTP: POST /v1/tag, GET /v1/model, and a web page at /."""
+    from elman.serve.app import serve as run_server
+
+    run_server(model, host=host, port=port, workers=workers)
 
 
 @app.command()

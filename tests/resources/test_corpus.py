@@ -31,7 +31,7 @@ def load_build_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_corpus", BUILD_SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    # dataclasses look the module up in sys.modules while the class body runs.
+    # The dataclass decorator looks the module up in sys.modules to resolve annotations.
     sys.modules["build_corpus"] = module
     spec.loader.exec_module(module)
     return module
@@ -175,6 +175,14 @@ def test_no_data_blogger_in_corpus(corpus: dict[str, list[ConllSentence]]) -> No
         if (first.lower(), second.lower()) == ("data", "blogger")
     ]
     assert found == []
+
+
+def test_no_capitalised_data_or_blogger(corpus: dict[str, list[ConllSentence]]) -> None:
+    tokens = {
+        token for sentences in corpus.values() for sentence in sentences for token, _ in sentence
+    }
+    assert "Data" not in tokens
+    assert "Blogger" not in tokens
 
 
 def test_no_data_blogger_in_sources() -> None:

@@ -22,7 +22,7 @@ UNK_ID = 1
 CASINGS = (PAD, "lower", "allcaps", "initcap", "mixed", "numeric", "has_digit", "punct", "other")
 _DIGIT = re.compile(r"\d")
 FEATURE_CACHE_SIZE = 200_000
-"""Most distinct tokens whose ids ``Vocabularies.token_features`` keeps; bounds memory on big inputs."""
+"""Maximum number of tokens ``Vocabularies.token_features`` caches, to bound memory."""
 
 
 def casing_id(token: str) -> int:

@@ -46,7 +46,7 @@ def viterbi(
     ``scores`` is (batch, time, num_tags), ``mask`` (batch, time) with real tokens first;
     ``transitions[i, j]`` scores tag j after tag i.
     """
-    batch, time, _ = scores.shape
+    time = scores.size(1)
     best = start + scores[:, 0]  # (batch, num_tags)
     backpointers = []
     for t in range(1, time):

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from elman.tag.predictor import TaggedText
+from elman.tag.predictor import Entity, TaggedText
 
 
 def _reject_surrogates(text: str) -> str:
@@ -112,6 +112,20 @@ class Problem(BaseModel):
     detail: str
 
 
+class InvalidField(BaseModel):
+    """One validation error: ``loc`` is the path to the field, starting with ``"body"``."""
+
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class InvalidRequest(BaseModel):
+    """The response to an invalid request body (status 422)."""
+
+    detail: list[InvalidField]
+
+
 def parse_tag_request(body: bytes) -> TextRequest | TextsRequest:
     """Decode and validate a tag request body, or raise ``RequestValidationError``."""
     try:
@@ -159,10 +173,10 @@ def result_to_dict(tagged: TaggedText, *, tokens: bool) -> dict[str, Any]:
     return result
 
 
-def _entity_dict(entity: Any) -> dict[str, Any]:
+def _entity_dict(entity: Entity) -> dict[str, Any]:
     record = entity.to_dict()
-    # Rounding cannot leave [0, 1], but a mean of float32 probabilities can end a hair above 1.
-    record["confidence"] = min(1.0, max(0.0, record["confidence"]))
+    # A mean of float32 probabilities can end a hair above 1.
+    record["confidence"] = min(1.0, max(0.0, round(entity.confidence, 4)))
     return record
 
 

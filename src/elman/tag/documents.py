@@ -9,6 +9,7 @@ from pathlib import Path
 from elman.data.conll import ConllReader
 from elman.errors import DataError
 from elman.tag import formats
+from elman.tag.html import page_end, page_start, render_document
 from elman.tag.predictor import Tagger
 
 DOCUMENTS_PER_BATCH = 64
@@ -60,6 +61,8 @@ def tag_documents(
     if input_format == "tokens":
         yield from _tag_token_files(tagger, files, output_format)
         return
+    if output_format == "html":
+        yield page_start()
     batch: list[tuple[str, str]] = []
     for document in text_documents(files):
         batch.append(document)
@@ -68,6 +71,8 @@ def tag_documents(
             batch = []
     if batch:
         yield from _render(tagger, batch, output_format, include_tokens, nbest)
+    if output_format == "html":
+        yield page_end()
 
 
 def _render(
@@ -89,6 +94,8 @@ def _render(
             yield formats.to_jsonl(source, result, tokens=include_tokens, nbest=alternatives)
         elif output_format == "pretty":
             yield formats.to_listing(source, result)
+        elif output_format == "html":
+            yield render_document(source, result)
         else:
             pairs = [
                 ([t.text for t in sentence], tags)

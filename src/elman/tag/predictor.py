@@ -14,8 +14,8 @@ import torch
 
 from elman.data import scheme
 from elman.data.batch import Batch, encode_batch, length_batches
-from elman.model.decode import nbest
 from elman.errors import ModelError
+from elman.model.decode import nbest
 from elman.store import SavedModel, load_model
 from elman.tag.tokenize import Token, tokenize_document
 

@@ -14,6 +14,7 @@ from elman.train import checkpoint
 from elman.train.config import TrainConfig
 from elman.train.progress import ProgressBar
 from elman.train.run import Consumer, RunSpec, train_model, validate_scheme
+from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +34,24 @@ def launch_training(
     seed: int | None = None,
     resume: Path | None = None,
     progress: bool = True,
+    tensorboard: bool = True,
+    logdir: Path | None = None,
 ) -> SavedModel:
-    """Check the options, build the settings and run ``train_model``."""
+    """Check the options, build the settings and run ``train_model``.
+
+    With ``tensorboard`` on, event files go to ``logdir``, by default OUTPUT/tensorboard.
+    """
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
     if resume is not None:
         spec, model_config, train_config = _resumed_run(resume)
+        if tensorboard:
+            consumers.append(TensorBoardWriter(logdir or resume / "tensorboard"))
         return train_model(spec, model_config, train_config, resume=True, consumers=consumers)
 
     if train_path is None or output is None:
         raise ConfigError("elman train needs --train and --output (or --resume DIR)")
+    if tensorboard:
+        consumers.append(TensorBoardWriter(logdir or output / "tensorboard"))
     model_config, train_config = load_settings(
         preset=preset, config_file=config, overrides=overrides or []
     )
