@@ -1,0 +1,151 @@
+"""Train presets on the real corpora with several seeds and record test F1 in RESULTS.md.
+
+Run by hand (it takes hours on 2 cores), for example:
+
+    .venv/bin/python benchmarks/accuracy.py --corpus atis --preset atis --seeds 1 2 3
+    .venv/bin/python benchmarks/accuracy.py --ablation --corpus conll --seeds 1
+
+Each run appends one JSON line to benchmarks/results/accuracy.jsonl; the tables in RESULTS.md are
+rebuilt from all lines of that file, so runs can be spread over several sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from corpora import REPO, corpus_paths, machine, replace_section
+
+from elman.train.launch import launch_training
+
+LOG = REPO / "benchmarks" / "results" / "accuracy.jsonl"
+PRESET_FOR = {"conll": "conll", "atis": "atis", "snips": "atis", "wnut": "wnut"}
+ABLATIONS = {
+    "full preset": [],
+    "no context window": ["model.window=1"],
+    "GRU instead of Elman": ["model.cell='gru'"],
+    "LSTM instead of Elman": ["model.cell='lstm'"],
+    "softmax instead of CRF": ["model.output='softmax'"],
+    "no character features": ["model.char_encoder='none'"],
+}
+ANCHORS = """\
+Reference points on the same test sets (entity F1, conlleval):
+
+| corpus | reference | F1 |
+|---|---|---|
+| ATIS | Elman RNN, context window (Mesnil et al. 2015, Table 3) | 94.98 |
+| ATIS | CRF with classic word features, measured on a 2-core machine | 91.8 |
+| CoNLL-2003 | spaCy 3.8 CPU `ner` trained from scratch (11 minutes), 2-core machine | 81.4 |
+| CoNLL-2003 | CRF with classic word features, 2-core machine | 79.2 |
+| WNUT-17 | best shared-task system | 41.9 |
+"""
+
+
+def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: str) -> dict:
+    train, dev, test = corpus_paths(corpus)
+    with tempfile.TemporaryDirectory() as output:
+        started = time.perf_counter()
+        saved = launch_training(
+            train_path=train,
+            dev=dev,
+            test=test,
+            output=Path(output),
+            preset=preset,
+            overrides=overrides,
+            seed=seed,
+            progress=False,
+        )
+        seconds = time.perf_counter() - started
+    record = {
+        "corpus": corpus,
+        "preset": preset,
+        "variant": label,
+        "overrides": overrides,
+        "seed": seed,
+        "test_f1": 100 * saved.scores["test"]["f1"],
+        "dev_f1": 100 * saved.scores["dev"]["f1"],
+        "epochs": saved.scores["epochs"],
+        "best_epoch": saved.scores["best_epoch"],
+        "seconds": seconds,
+        "machine": machine(),
+    }
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOG, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record))
+    return record
+
+
+def render() -> None:
+    records = [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        groups[(record["corpus"], record["preset"], record["variant"])].append(record)
+
+    def row(key: tuple[str, str, str], runs: list[dict]) -> str:
+        scores = [r["test_f1"] for r in runs]
+        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        minutes = statistics.mean(r["seconds"] for r in runs) / 60
+        epochs = statistics.mean(r["epochs"] for r in runs)
+        return (
+            f"| {key[0]} | {key[1]} | {key[2]} | {statistics.mean(scores):.2f} ± {spread:.2f} | "
+            f"{len(scores)} | {minutes:.1f} | {epochs:.1f} |"
+        )
+
+    header = (
+        "| corpus | preset | variant | test F1 (mean ± sd) | seeds | minutes | epochs |\n"
+        "|---|---|---|---|---|---|---|"
+    )
+    main = [row(k, v) for k, v in sorted(groups.items()) if k[2] == "full preset"]
+    ablation = [row(k, v) for k, v in sorted(groups.items()) if k[2] != "full preset"]
+    machines = sorted({r["machine"] for r in records})
+    body = "\n".join(
+        [
+            "## Accuracy",
+            "",
+            "Written by `benchmarks/accuracy.py`; minutes are wall-clock time of the whole run "
+            "(training, dev evaluation each epoch, saving).",
+            "",
+            header,
+            *main,
+            "",
+            "### Ablation",
+            "",
+            header,
+            *(ablation or ["| | | no ablation run yet | | | | |"]),
+            "",
+            ANCHORS,
+            "Machines: " + "; ".join(machines),
+        ]
+    )
+    replace_section("accuracy", body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=[*PRESET_FOR, "all"], default="all")
+    parser.add_argument("--preset", help="preset name (default: the corpus's own)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--ablation", action="store_true", help="run the ablation variants")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args()
+
+    if not args.render_only:
+        corpora = list(PRESET_FOR) if args.corpus == "all" else [args.corpus]
+        variants = ABLATIONS if args.ablation else {"full preset": []}
+        for corpus in corpora:
+            preset = args.preset or PRESET_FOR[corpus]
+            for label, overrides in variants.items():
+                for seed in args.seeds:
+                    run_one(corpus, preset, seed, [*overrides, *args.overrides], label)
+    render()
+
+
+if __name__ == "__main__":
+    main()
