@@ -134,6 +134,10 @@ def train(
         Path | None,
         typer.Option(help="Folder for TensorBoard event files (default: OUTPUT/tensorboard)."),
     ] = None,
+    nproc: Annotated[
+        int,
+        typer.Option(min=1, help="Training processes on this machine, started with torchrun."),
+    ] = 1,
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
     from elman.train.launch import launch_training
@@ -154,6 +158,7 @@ def train(
         progress=progress,
         tensorboard=tensorboard,
         logdir=logdir,
+        nproc=nproc,
     )
 
 
@@ -259,9 +264,49 @@ def tag(
     backend: Annotated[
         Backend, typer.Option(help="torch, or onnx (needs model.onnx from elman export).")
     ] = Backend.torch,
+    input_dir: Annotated[
+        Path | None,
+        typer.Option(help="Tag every *.txt and *.jsonl file under this folder with Dask."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the JSON Lines partitions of --input-dir."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address for --input-dir, e.g. tcp://10.0.0.5:8786."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes of the local Dask cluster (default 2)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Skip the partitions an interrupted --output-dir run finished.")
+    ] = False,
 ) -> None:
     """Find the entities in text files or standard input."""
     from elman import atomic
+
+    if input_dir is not None or output_dir is not None:
+        from elman.distributed.collection import tag_collection_command
+
+        tag_collection_command(
+            model,
+            input_dir,
+            output_dir,
+            scheduler=scheduler,
+            workers=workers,
+            resume=resume,
+            files=files or [],
+            output=output,
+            output_format=format.value,
+            input_format=input_format.value,
+            include_tokens=tokens,
+            nbest=nbest,
+            backend=backend.value,
+        )
+        return
+
     from elman.tag.documents import tag_documents
     from elman.tag.predictor import load
 
@@ -274,7 +319,7 @@ def tag(
             sys.stdout.write(chunk)
         sys.stdout.flush()
     else:
-        atomic.write_text(output, "".join(chunks))
+        atomic.write_chunks(output, chunks)
 
 
 @app.command()
@@ -310,6 +355,111 @@ def serve(
     from elman.serve.app import serve as run_server
 
     run_server(model, host=host, port=port, workers=workers)
+
+
+@app.command()
+@_handles_errors
+def report(
+    model: Annotated[Path, typer.Argument(help="Model directory.")],
+    data: Annotated[
+        str | None,
+        typer.Option(help="Annotated corpus to tag for the confusion matrix, e.g. the dev set."),
+    ] = None,
+    format: Annotated[Format, typer.Option(help="Corpus format of --data.")] = Format.auto,
+    scheme: Annotated[Scheme, typer.Option(help="Tag scheme of --data.")] = Scheme.auto,
+    sep: Annotated[
+        Separator, typer.Option(help="Column separator of CoNLL files.")
+    ] = Separator.auto,
+) -> None:
+    """Write figures and report.html into MODEL/report from the model's scores."""
+    from elman.report import entity_confusion, write_report
+
+    confusion = None
+    evaluated = None
+    if data is not None:
+        from elman.data.readers import read_corpus
+        from elman.evaluate.run import evaluate as run_evaluation
+        from elman.tag.predictor import load
+
+        settings: dict[str, Any] = {"sep": sep.value} if format != Format.parallel else {}
+        corpus = read_corpus(data, format=format.value, scheme=scheme.value, **settings)
+        result = run_evaluation(load(model), corpus)
+        gold = [sentence.tags or () for sentence in corpus.sentences]
+        confusion = entity_confusion(gold, result.predicted, source=data)
+        evaluated = (data, result.scores.to_dict())
+    typer.echo(f"wrote {write_report(model, confusion=confusion, evaluated=evaluated)}")
+
+
+class CorpusFormat(str, Enum):
+    auto = "auto"
+    conll = "conll"
+    parallel = "parallel"
+    jsonl = "jsonl"
+    spacy = "spacy"
+
+
+class Misaligned(str, Enum):
+    error = "error"
+    expand = "expand"
+    skip = "skip"
+
+
+@app.command()
+@_handles_errors
+def convert(
+    source: Annotated[str, typer.Argument(help="Corpus to read: file, folder or builtin:SPLIT.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Path to write: .jsonl (spans), .spacy (DocBin), a folder or a path ending in "
+            "'/' (parallel), anything else (CoNLL)."
+        ),
+    ],
+    from_: Annotated[
+        CorpusFormat, typer.Option("--from", help="Input format; auto detects it.")
+    ] = CorpusFormat.auto,
+    to: Annotated[
+        CorpusFormat, typer.Option("--to", help="Output format; auto picks it from TARGET.")
+    ] = CorpusFormat.auto,
+    from_scheme: Annotated[
+        Scheme, typer.Option(help="Tag scheme of the input; auto detects it.")
+    ] = Scheme.auto,
+    to_scheme: Annotated[
+        Scheme,
+        typer.Option(help="Tag scheme of CoNLL and parallel output; auto keeps the input's."),
+    ] = Scheme.auto,
+    sep: Annotated[
+        Separator,
+        typer.Option(
+            help="Column separator of CoNLL input and output; auto writes spaces, or tabs when "
+            "a token contains a space."
+        ),
+    ] = Separator.auto,
+    on_misaligned: Annotated[
+        Misaligned,
+        typer.Option(
+            help="Entities of span or DocBin input that are off token boundaries, overlap or "
+            "lie outside the text: error, expand (to whole tokens) or skip."
+        ),
+    ] = Misaligned.error,
+) -> None:
+    """Convert a corpus between CoNLL, parallel folders, JSON Lines spans and spaCy DocBin."""
+    from elman.data.convert import convert as convert_corpus
+
+    done = convert_corpus(
+        source,
+        target,
+        from_format=from_.value,
+        to_format=to.value,
+        from_scheme=from_scheme.value,
+        to_scheme=to_scheme.value,
+        sep=sep.value,
+        on_misaligned=on_misaligned.value,
+    )
+    typer.echo(
+        f"wrote {len(done.corpus)} sentences with {done.entities} entities from "
+        f"{done.source_format} to {target} ({done.target_format})"
+    )
 
 
 @app.command()

@@ -92,10 +92,13 @@ class CRF(nn.Module):
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
         start, transitions, end = self.scores()
-        batch = torch.arange(emissions.size(0), device=emissions.device)
-        score = start[tags[:, 0]] + emissions[batch, 0, tags[:, 0]]  # (batch,)
-        for t in range(1, emissions.size(1)):
-            step = transitions[tags[:, t - 1], tags[:, t]] + emissions[batch, t, tags[:, t]]
-            score = score + step * mask[:, t]
-        last = tags[batch, (mask.sum(dim=1) - 1).clamp(min=0)]
-        return score + end[last]
+        weights = mask.to(emissions.dtype)  # (batch, time)
+        emitted = emissions.gather(2, tags.unsqueeze(-1)).squeeze(-1)  # (batch, time)
+        moves = transitions[tags[:, :-1], tags[:, 1:]]  # (batch, time - 1)
+        last = tags.gather(1, (mask.sum(dim=1, keepdim=True) - 1).clamp(min=0)).squeeze(1)
+        return (
+            start[tags[:, 0]]
+            + (emitted * weights).sum(dim=1)
+            + (moves * weights[:, 1:]).sum(dim=1)
+            + end[last]
+        )

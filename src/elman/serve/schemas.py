@@ -135,6 +135,10 @@ def parse_tag_request(body: bytes) -> TextRequest | TextsRequest:
     except UnicodeDecodeError as error:
         message = f"invalid UTF-8 at byte {error.start}; send the JSON body encoded as UTF-8"
         raise _invalid(("body", error.start), "json_invalid", message) from None
+    except (ValueError, RecursionError) as error:
+        # An integer literal of more than 4300 digits, or arrays or objects nested too deeply.
+        message = f"invalid JSON: {type(error).__name__}: {error}"
+        raise _invalid(("body",), "json_invalid", message) from None
 
     if not isinstance(data, dict):
         message = 'expected a JSON object such as {"text": "..."} or {"texts": ["...", "..."]}'

@@ -10,9 +10,14 @@ from elman.data.conll import ConllReader
 from elman.errors import DataError
 from elman.tag import formats
 from elman.tag.html import page_end, page_start, render_document
-from elman.tag.predictor import Tagger
+from elman.tag.predictor import MAX_SENTENCE_TOKENS, TaggedText, Tagger
 
 DOCUMENTS_PER_BATCH = 64
+STREAMED_CHARACTERS = MAX_SENTENCE_TOKENS
+"""A longer document is tagged alone, in pieces of sentences, so that memory stays bounded.
+
+It equals ``MAX_SENTENCE_TOKENS`` because a text of that many characters cannot hold a longer
+sentence, so the batched path and the streamed path cut sentences the same way."""
 
 
 def read_text(path: Path) -> str:
@@ -52,7 +57,7 @@ def tag_documents(
     include_tokens: bool = False,
     nbest: int = 0,
 ) -> Iterator[str]:
-    """Yield the output text, document by document.
+    """Yield the output text in document order, a long document in several pieces.
 
     ``nbest`` > 0 adds, per sentence, the K best tag sequences and their scores to JSON Lines.
     """
@@ -65,6 +70,11 @@ def tag_documents(
         yield page_start()
     batch: list[tuple[str, str]] = []
     for document in text_documents(files):
+        if len(document[1]) > STREAMED_CHARACTERS:
+            yield from _render(tagger, batch, output_format, include_tokens, nbest)
+            batch = []
+            yield from _render_streamed(tagger, document, output_format, include_tokens, nbest)
+            continue
         batch.append(document)
         if len(batch) == DOCUMENTS_PER_BATCH:
             yield from _render(tagger, batch, output_format, include_tokens, nbest)
@@ -102,6 +112,57 @@ def _render(
                 for sentence, tags in zip(result.sentences, result.tags, strict=True)
             ]
             yield formats.to_conll(pairs) if output_format == "conll" else formats.to_inline(pairs)
+
+
+def _render_streamed(
+    tagger: Tagger,
+    document: tuple[str, str],
+    output_format: str,
+    include_tokens: bool,
+    nbest: int,
+) -> Iterator[str]:
+    """Render one long document from ``Tagger.tag_chunks`` pieces, with the output of ``_render``.
+
+    CoNLL and inline output is written piece by piece, and so is JSON without tokens or n-best
+    lists. The other outputs hold the entities of the whole document, because the listing starts
+    with their number and JSON puts the tokens after them.
+    """
+    source, text = document
+    if output_format == "jsonl" and not include_tokens and not nbest:
+        pieces = (piece.entities for piece in tagger.tag_chunks(text))
+        yield from formats.jsonl_pieces(source, pieces)
+        return
+    entities = []
+    sentences = []
+    tags = []
+    alternatives: list[list[tuple[float, list[str]]]] | None = [] if nbest else None
+    for piece in tagger.tag_chunks(text):
+        if output_format in ("conll", "inline"):
+            pairs = [
+                ([t.text for t in sentence], sentence_tags)
+                for sentence, sentence_tags in zip(piece.sentences, piece.tags, strict=True)
+            ]
+            yield formats.to_conll(pairs) if output_format == "conll" else formats.to_inline(pairs)
+            continue
+        entities.extend(piece.entities)
+        if include_tokens:
+            # NOTE: the tokens make the record as long as the document, so memory grows with it.
+            sentences.extend(piece.sentences)
+            tags.extend(piece.tags)
+        if alternatives is not None:
+            alternatives.extend(
+                tagger.nbest([token.text for token in sentence], nbest)
+                for sentence in piece.sentences
+            )
+    if output_format in ("conll", "inline"):
+        return
+    whole = TaggedText(text, sentences, tags, entities)
+    if output_format == "jsonl":
+        yield formats.to_jsonl(source, whole, tokens=include_tokens, nbest=alternatives)
+    elif output_format == "pretty":
+        yield formats.to_listing(source, whole)
+    else:
+        yield render_document(source, whole)
 
 
 def _tag_token_files(tagger: Tagger, files: Sequence[Path], output_format: str) -> Iterator[str]:
