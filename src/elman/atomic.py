@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -21,6 +21,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(name)
+    # mkstemp creates the file readable by its owner only; give it the usual umask-based mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
     try:
         yield temporary
         with open(temporary, "rb+") as written:
@@ -32,9 +36,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically."""
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 
 
 def write_text(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in UTF-8 atomically."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def write_chunks(path: str | Path, chunks: Iterable[str]) -> None:
+    """Replace ``path`` with the concatenated ``chunks`` in UTF-8, written as they come.
+
+    Memory holds one chunk at a time. If ``chunks`` raises, ``path`` is left as it was.
+    """
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as out:
+        for chunk in chunks:
+            out.write(chunk)

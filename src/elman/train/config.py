@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from elman.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam")
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"train.{name}={getattr(self, name)}: expected a positive value")
+        if not math.isfinite(self.lr) or self.lr > FLOAT32_MAX:
+            raise ConfigError(
+                f"train.lr={self.lr}: expected a finite value below {FLOAT32_MAX:.3g} "
+                "(torch optimizers store it as float32)"
+            )
         if self.clip_norm < 0:
             raise ConfigError(f"train.clip_norm={self.clip_norm}: expected 0 (off) or more")
         if not 0.0 < self.lr_decay <= 1.0:

@@ -36,16 +36,23 @@ def launch_training(
     progress: bool = True,
     tensorboard: bool = True,
     logdir: Path | None = None,
+    nproc: int = 1,
 ) -> SavedModel:
     """Check the options, build the settings and run ``train_model``.
 
     With ``tensorboard`` on, event files go to ``logdir``, by default OUTPUT/tensorboard.
+    ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
+    through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
     """
+    if nproc < 1:
+        raise ConfigError(f"--nproc {nproc}: expected 1 or more processes")
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
     if resume is not None:
         spec, model_config, train_config = _resumed_run(resume)
         if tensorboard:
             consumers.append(TensorBoardWriter(logdir or resume / "tensorboard"))
+        if _needs_processes(nproc):
+            return _train_in_processes(nproc, resume)
         return train_model(spec, model_config, train_config, resume=True, consumers=consumers)
 
     if train_path is None or output is None:
@@ -66,7 +73,23 @@ def launch_training(
         scheme=validate_scheme(scheme),
         reader=reader,
     )
+    if _needs_processes(nproc):
+        return _train_in_processes(nproc, output)
     return train_model(spec, model_config, train_config, consumers=consumers)
+
+
+def _needs_processes(nproc: int) -> bool:
+    from elman.distributed.ddp import started_by_torchrun
+
+    return nproc > 1 and not started_by_torchrun()
+
+
+def _train_in_processes(nproc: int, output: Path) -> SavedModel:
+    """Train in ``nproc`` processes after this process checked the settings; load the result."""
+    from elman.distributed.ddp import train_in_processes
+    from elman.store import load_model
+
+    return load_model(train_in_processes(nproc, output))
 
 
 def _resumed_run(directory: Path) -> tuple[RunSpec, ModelConfig, TrainConfig]:

@@ -20,6 +20,7 @@ from elman.data import scheme as schemes
 from elman.data.readers import read_corpus
 from elman.data.sentence import Corpus, Sentence
 from elman.data.vocab import Vocabularies
+from elman.distributed import ddp
 from elman.errors import ElmanError
 from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
@@ -71,17 +72,25 @@ def train_model(
     *,
     resume: bool = False,
     consumers: Sequence[Consumer] = (),
+    corpora: tuple[Corpus, Corpus | None, Corpus | None] | None = None,
 ) -> SavedModel:
-    """Train, checkpoint after every epoch, and save the best model to ``spec.output``."""
+    """Train, checkpoint after every epoch, and save the best model to ``spec.output``.
+
+    When ``corpora`` (train, dev, test) is given, those corpora are used and the paths in
+    ``spec`` are not read. The paths then only name the corpora in logs and checkpoints.
+    """
     spec = replace(spec, model=asdict(model_config), training=asdict(train_config))
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
     if train_config.threads > 0:
         torch.set_num_threads(train_config.threads)
+    rank = ddp.join_process_group()
+    if not ddp.is_main_process():
+        consumers = ()  # rank 0 alone shows progress and writes TensorBoard events
     seed_everything(train_config.seed, train_config.deterministic)
     _log_header(spec, model_config, train_config)
 
-    train, dev, test = _read_corpora(spec, train_config)
+    train, dev, test = _read_corpora(spec, train_config, corpora)
     vocab = Vocabularies.build(
         [s.tokens for s in train.sentences],
         [s.tags or () for s in train.sentences],
@@ -105,7 +114,9 @@ def train_model(
         len(vocab.tags),
         sum(p.numel() for p in model.parameters()),
     )
-    trainer = Trainer(model, vocab, _pairs(train), _pairs(dev) if dev else None, train_config)
+    trainer = ddp.make_trainer(
+        rank, model, vocab, _pairs(train), _pairs(dev) if dev else None, train_config
+    )
     last = output / "checkpoints" / "last"
     if resume:
         checkpoint.load_checkpoint(trainer, last)
@@ -114,10 +125,14 @@ def train_model(
     _run_trainer(trainer, spec, output, consumers)
 
     model.load_state_dict(trainer.best_weights)
-    scores = _final_scores(model, vocab, trainer, dev, test)
+    if not ddp.is_main_process():
+        return SavedModel(model, vocab, model_config, train_config, train.scheme)
+    predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]] = {}
+    scores = _final_scores(model, vocab, trainer, dev, test, predictions)
     saved = SavedModel(model, vocab, model_config, train_config, train.scheme, scores, output)
     save_model(saved, output)
     logger.info("saved the model of epoch %d to %s", trainer.state.best_epoch, output)
+    _write_report(output, predictions)
     return saved
 
 
@@ -126,21 +141,21 @@ def _run_trainer(
 ) -> None:
     run = asdict(spec)
     checkpoints = output / "checkpoints"
-    if trainer.state.epoch == 0:
-        # A checkpoint before the first step lets a run interrupted in epoch 1 resume exactly.
-        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
     try:
+        if trainer.state.epoch == 0:
+            # A checkpoint before the first step lets a run interrupted in epoch 1 resume exactly.
+            _save_checkpoint(trainer, checkpoints / "last", run)
         for event in trainer.run():
             for consumer in consumers:
                 consumer.on_event(event, trainer)
             if isinstance(event, EpochInfo):
-                checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+                _save_checkpoint(trainer, checkpoints / "last", run)
                 if event.improved:
-                    checkpoint.save_checkpoint(trainer, checkpoints / "best", run)
+                    _save_checkpoint(trainer, checkpoints / "best", run)
     except TrainingDiverged:
-        # Keep the last good weights (the model holds them now) on disk before reporting the
-        # failure; best.safetensors keeps the best epoch's weights.
-        checkpoint.save_checkpoint(trainer, checkpoints / "last", run)
+        # Keep the last good weights (the model contains them now) on disk before reporting the
+        # failure. best.safetensors keeps the best epoch's weights.
+        _save_checkpoint(trainer, checkpoints / "last", run)
         raise
     except KeyboardInterrupt:
         # The last checkpoint is the end of the previous epoch (or the start of the run): a
@@ -154,21 +169,35 @@ def _run_trainer(
             consumer.close()
 
 
+def _save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> None:
+    """Write a checkpoint from rank 0 only: every process holds the same state."""
+    if ddp.is_main_process():
+        checkpoint.save_checkpoint(trainer, directory, run)
+
+
 def _read_corpora(
-    spec: RunSpec, config: TrainConfig
+    spec: RunSpec,
+    config: TrainConfig,
+    corpora: tuple[Corpus, Corpus | None, Corpus | None] | None = None,
 ) -> tuple[Corpus, Corpus | None, Corpus | None]:
-    def read(path: str | None) -> Corpus | None:
+    def read(path: str | None, index: int) -> Corpus | None:
+        if corpora is not None:
+            supplied = corpora[index]
+            if supplied is None:
+                return None
+            # A copy, because _limit_length replaces the sentences of the corpus it gets.
+            return _limit_length(replace(supplied), config.max_length)
         if path is None:
             return None
         corpus = read_corpus(path, format=spec.format, scheme=spec.scheme, **spec.reader)
         return _limit_length(corpus, config.max_length)
 
-    train = read(spec.train)
+    train = read(spec.train, 0)
     assert train is not None
     for sentence in train.sentences:
         if sentence.tags is None:
             raise ElmanError(f"{spec.train}: the training corpus has no tags")
-    return train, read(spec.dev), read(spec.test)
+    return train, read(spec.dev, 1), read(spec.test, 2)
 
 
 def _limit_length(corpus: Corpus, max_length: int) -> Corpus:
@@ -223,7 +252,9 @@ def _final_scores(
     trainer: Trainer,
     dev: Corpus | None,
     test: Corpus | None,
+    predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]],
 ) -> dict[str, Any]:
+    """Score the final model on dev and test; store (gold, predicted) tags in ``predictions``."""
     scores: dict[str, Any] = {
         "best_epoch": trainer.state.best_epoch,
         "epochs": trainer.state.epoch,
@@ -236,7 +267,9 @@ def _final_scores(
         started = time.perf_counter()
         predicted = predict_tags(model, vocab, tokens)
         seconds = time.perf_counter() - started
-        result = score([s.tags or () for s in corpus.sentences], predicted, "iob2", "conlleval")
+        gold = [s.tags or () for s in corpus.sentences]
+        predictions[name] = (gold, predicted)
+        result = score(gold, predicted, "iob2", "conlleval")
         scores[name] = {
             **result.to_dict(),
             "oov_rate": vocab.oov_rate(tokens),
@@ -244,6 +277,15 @@ def _final_scores(
         }
         logger.info("%s F1 %.2f (%s)", name, 100 * result.f1, corpus.path)
     return scores
+
+
+def _write_report(
+    output: Path, predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]]
+) -> None:
+    # Imported here: matplotlib is needed only once training has finished.
+    from elman.report import write_training_report
+
+    write_training_report(output, predictions)
 
 
 def _log_header(spec: RunSpec, model_config: ModelConfig, train_config: TrainConfig) -> None:
