@@ -9,7 +9,7 @@ from pathlib import Path
 # side, and OpenMP threads that outnumber the cores slow everything down many times over.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -26,6 +26,9 @@ INTERNAL_SCHEME = "iob2"
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_SPLITS = ("train", "dev", "test")
 MAX_REPORTED_LINES = 10
+# Formats recognised by the file name alone. They are checked before the registry is asked,
+# because the CoNLL reader accepts any file.
+SUFFIX_FORMATS = {".jsonl": "jsonl", ".spacy": "spacy"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +126,12 @@ def _format_list() -> str:
 
 
 def detect_format(path: Path) -> str:
-    """Return the name of the first registered reader that recognises ``path``."""
+    """Return the format of ``path``: from its suffix, else the first reader that detects it."""
     if not path.exists():
         raise DataError("file or directory not found", path=path)
+    by_suffix = SUFFIX_FORMATS.get(path.suffix.lower())
+    if by_suffix in READERS and path.is_file():
+        return by_suffix
     for name, cls in READERS.items():
         if cls.detect(path):
             return name
@@ -369,4 +375,4 @@ def build_corpus(
 
 
 # The built-in readers register themselves on import; they import this module, so they come last.
-from elman.data import conll, parallel  # noqa: E402, F401
+from elman.data import conll, docbin, parallel, spans  # noqa: E402, F401

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from elman.errors import DataError
-from elman.tag.predictor import TaggedText
+from elman.tag.predictor import Entity, TaggedText
 
 
 def to_jsonl(
@@ -36,6 +36,23 @@ def to_jsonl(
             for sentence in nbest
         ]
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def jsonl_pieces(source: str, entity_pieces: Iterable[Sequence[Entity]]) -> Iterator[str]:
+    """Yield the ``to_jsonl`` record of a document without tokens and n-best lists, in pieces.
+
+    ``entity_pieces`` yields the document's entities in consecutive groups, so that the record
+    is written without holding all of them. The pieces, joined, equal ``to_jsonl``'s output.
+    """
+    empty = json.dumps({"source": source, "entities": []}, ensure_ascii=False)
+    yield empty[: -len("]}")]
+    separator = ""
+    for entities in entity_pieces:
+        if not entities:
+            continue
+        yield separator + ", ".join(json.dumps(e.to_dict(), ensure_ascii=False) for e in entities)
+        separator = ", "
+    yield "]}\n"
 
 
 def conll_line(fields: Sequence[str]) -> str:

@@ -6,8 +6,9 @@ keeps no per-call state, so one instance may serve concurrent calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -17,7 +18,15 @@ from elman.data.batch import Batch, encode_batch, length_batches
 from elman.errors import ModelError
 from elman.model.decode import nbest
 from elman.store import SavedModel, load_model
-from elman.tag.tokenize import Token, tokenize_document
+from elman.tag.tokenize import Token, iter_sentences, tokenize_document
+
+SENTENCES_PER_CHUNK = 1024
+"""Sentences that ``Tagger.tag_chunks`` tags and yields at a time."""
+MAX_SENTENCE_TOKENS = 10_000
+"""Length at which ``Tagger.tag_chunks`` cuts a sentence, so that text without sentence ends
+(a log, a table) is tagged in bounded memory. Real sentences are far shorter."""
+MAX_BATCH_TOKENS = 32_768
+"""Bound on rows times padded length of one batch; a longer sentence forms a batch alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,36 +125,77 @@ class Tagger:
         documents = [(text, tokenize_document(text)) for text in texts]
         flat = [[t.text for t in sentence] for _, sentences in documents for sentence in sentences]
         predictions = iter(self._predict(flat))
-        results = []
-        for text, sentences in documents:
-            tags, entities = [], []
-            for sentence in sentences:
-                sentence_tags, confidences = next(predictions)
-                tags.append(sentence_tags)
-                entities.extend(_entities(text, sentence, sentence_tags, confidences))
-            results.append(TaggedText(text, sentences, tags, entities))
-        return results
+        return [_collect(text, sentences, predictions) for text, sentences in documents]
+
+    def tag_chunks(
+        self, text: str, sentences_per_chunk: int = SENTENCES_PER_CHUNK
+    ) -> Iterator[TaggedText]:
+        """Tag ``text`` piece by piece, yielding a ``TaggedText`` per run of consecutive sentences.
+
+        Each piece has the whole ``text``, which its offsets index, and up to
+        ``sentences_per_chunk`` sentences with their tags and entities. Memory grows with the
+        length of a piece, not of ``text``. A sentence is cut after ``MAX_SENTENCE_TOKENS``
+        tokens; for text without such sentences the pieces, joined, equal ``tag_text(text)``.
+        """
+        sentences = iter_sentences(text, MAX_SENTENCE_TOKENS)
+        while chunk := list(islice(sentences, sentences_per_chunk)):
+            predictions = iter(self._predict([[token.text for token in s] for s in chunk]))
+            yield _collect(text, chunk, predictions)
 
     def _predict(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
+        """Return (tags, confidence of each tag) per sentence, in input order."""
         results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
         lengths = [len(tokens) for tokens in sentences]
-        chars = self.model.config.char_encoder != "none"
         with torch.inference_mode():
             for indices in length_batches(lengths, self.batch_size, shuffle=False):
-                indices = [i for i in indices if lengths[i] > 0]
-                if not indices:
-                    continue
-                batch = encode_batch(self.vocab, [sentences[i] for i in indices], chars=chars)
-                scores = self._emissions(batch)  # (batch, time, num_tags)
-                paths = self.model.decode(scores, batch.mask)
-                probs = self.model.tag_probabilities(scores, batch.mask)
-                chosen = torch.zeros(batch.mask.shape, dtype=torch.long)
-                chosen[batch.mask] = torch.tensor([tag for path in paths for tag in path])
-                confidence = probs.gather(2, chosen.unsqueeze(-1)).squeeze(-1).tolist()
-                for row, (index, path) in enumerate(zip(indices, paths, strict=True)):
-                    tags = [self.vocab.tags[i] for i in path]
-                    results[index] = (tags, confidence[row][: len(path)])
+                nonempty = [i for i in indices if lengths[i] > 0]
+                for part in _bounded_batches(nonempty, lengths):
+                    rows = self._predict_batch([sentences[i] for i in part])
+                    for index, row in zip(part, rows, strict=True):
+                        results[index] = row
         return results
+
+    def _predict_batch(
+        self, sentences: Sequence[Sequence[str]]
+    ) -> list[tuple[list[str], list[float]]]:
+        chars = self.model.config.char_encoder != "none"
+        batch = encode_batch(self.vocab, sentences, chars=chars)
+        scores = self._emissions(batch)  # (batch, time, num_tags)
+        paths = self.model.decode(scores, batch.mask)
+        probs = self.model.tag_probabilities(scores, batch.mask)
+        chosen = torch.zeros(batch.mask.shape, dtype=torch.long)
+        chosen[batch.mask] = torch.tensor([tag for path in paths for tag in path])
+        confidence = probs.gather(2, chosen.unsqueeze(-1)).squeeze(-1).tolist()
+        return [
+            ([self.vocab.tags[i] for i in path], confidence[row][: len(path)])
+            for row, path in enumerate(paths)
+        ]
+
+
+def _bounded_batches(indices: list[int], lengths: Sequence[int]) -> Iterator[list[int]]:
+    """Split a length-sorted batch so that rows times the longest row stay in MAX_BATCH_TOKENS."""
+    part: list[int] = []
+    for index in indices:
+        if part and (len(part) + 1) * lengths[index] > MAX_BATCH_TOKENS:
+            yield part
+            part = []
+        part.append(index)
+    if part:
+        yield part
+
+
+def _collect(
+    text: str,
+    sentences: list[list[Token]],
+    predictions: Iterator[tuple[list[str], list[float]]],
+) -> TaggedText:
+    """Take the next prediction for each sentence and build the ``TaggedText`` of ``text``."""
+    tags, entities = [], []
+    for sentence in sentences:
+        sentence_tags, confidences = next(predictions)
+        tags.append(sentence_tags)
+        entities.extend(_entities(text, sentence, sentence_tags, confidences))
+    return TaggedText(text, sentences, tags, entities)
 
 
 def _entities(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 # Speed, measured as CPU time on a 2-core x86_64 VM (AMD EPYC, Python 3.11.7, one core, other jobs
@@ -216,35 +216,58 @@ def split_sentences(tokens: Sequence[Token], text: str) -> list[list[Token]]:
     too. A blank line also ends a sentence. A period after an abbreviation or a single capital
     letter ends nothing. No sentence is empty, and no length limit is applied.
     """
-    sentences: list[list[Token]] = []
-    sentence: list[Token] = []
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if sentence and _is_blank_line_between(text, sentence[-1].end, token.start):
-            sentences.append(sentence)
-            sentence = []
-
-        sentence.append(token)
-        index += 1
-        if not _is_terminator(sentence):
-            continue
-
-        while _is_attached_closer(tokens, index):
-            sentence.append(tokens[index])
-            index += 1
-        if index == len(tokens) or _starts_sentence(tokens[index].text):
-            sentences.append(sentence)
-            sentence = []
-
-    if sentence:
-        sentences.append(sentence)
-    return sentences
+    return list(_sentences(tokens, text, None))
 
 
 def tokenize_document(text: str) -> list[list[Token]]:
     """Split ``text`` into sentences of tokens with ``tokenize`` and ``split_sentences``."""
     return split_sentences(tokenize(text), text)
+
+
+def iter_sentences(text: str, max_tokens: int | None = None) -> Iterator[list[Token]]:
+    """Yield the sentences of ``text`` one by one, as ``tokenize_document`` returns them.
+
+    Only the current sentence and one token after it are held, so memory does not grow with the
+    length of the text. With ``max_tokens``, a sentence is cut after that many tokens and the rest
+    continues as a new sentence, which bounds the memory of text without sentence ends. Raises
+    ValueError when ``max_tokens`` is below 1.
+    """
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"invalid max_tokens {max_tokens}: expected 1 or more, or None")
+    tokens = (Token(match[0], *match.span()) for match in _TOKEN.finditer(text))
+    return _sentences(tokens, text, max_tokens)
+
+
+def _sentences(tokens: Iterable[Token], text: str, max_tokens: int | None) -> Iterator[list[Token]]:
+    """Group ``tokens`` into sentences by the rules of ``split_sentences``."""
+    limit = max_tokens if max_tokens is not None else -1
+    stream = iter(tokens)
+    sentence: list[Token] = []
+    following = next(stream, None)
+    while following is not None:
+        token = following
+        following = next(stream, None)
+        if sentence and _is_blank_line_between(text, sentence[-1].end, token.start):
+            yield sentence
+            sentence = []
+
+        sentence.append(token)
+        ends = False
+        if _is_terminator(sentence):
+            while (
+                following is not None
+                and _is_attached_closer(sentence[-1], following)
+                and len(sentence) != limit
+            ):
+                sentence.append(following)
+                following = next(stream, None)
+            ends = following is None or _starts_sentence(following.text)
+        if ends or len(sentence) == limit:
+            yield sentence
+            sentence = []
+
+    if sentence:
+        yield sentence
 
 
 def _is_blank_line_between(text: str, start: int, end: int) -> bool:
@@ -271,12 +294,8 @@ def _is_terminator(sentence: list[Token]) -> bool:
     return not (is_initial or previous.text in ABBREVIATIONS)
 
 
-def _is_attached_closer(tokens: Sequence[Token], index: int) -> bool:
-    return (
-        index < len(tokens)
-        and tokens[index].text in _CLOSING_TOKENS
-        and tokens[index].start == tokens[index - 1].end
-    )
+def _is_attached_closer(previous: Token, token: Token) -> bool:
+    return token.text in _CLOSING_TOKENS and token.start == previous.end
 
 
 def _starts_sentence(word: str) -> bool:
