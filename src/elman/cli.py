@@ -229,9 +229,9 @@ def score(
 
     gold, predicted, _ = read_score_file(file, sep=sep.value)
     chosen = normalize_scheme(scheme.value, allow_auto=True)
-    if chosen == "auto":
-        chosen = detect_scheme([*gold, *predicted])
     try:
+        if chosen == "auto":
+            chosen = detect_scheme([*gold, *predicted])
         result = score_tags(gold, predicted, scheme=chosen, mode=mode.value)
     except ValueError as error:
         raise ElmanError(f"{file}: {error}") from error

@@ -50,7 +50,7 @@ def test_get_reader_unknown_lists_names() -> None:
     with pytest.raises(ConfigError) as error:
         get_reader("json")
     assert "'json'" in str(error.value)
-    assert "conll, parallel" in str(error.value)
+    assert "conll, jsonl, parallel, spacy" in str(error.value)
 
 
 def test_detect_format_file(tmp_path: Path) -> None:
