@@ -47,6 +47,8 @@ class Format(str, Enum):
     auto = "auto"
     conll = "conll"
     parallel = "parallel"
+    jsonl = "jsonl"
+    spacy = "spacy"
 
 
 class Scheme(str, Enum):
@@ -189,7 +191,7 @@ def evaluate(
     from elman.tag.predictor import load
 
     tagger = load(model)
-    settings: dict[str, Any] = {"sep": sep.value} if format != Format.parallel else {}
+    settings: dict[str, Any] = {"sep": sep.value} if format in (Format.auto, Format.conll) else {}
     corpus = read_corpus(data, format=format.value, scheme=scheme.value, **settings)
     result = run_evaluation(tagger, corpus, mode=mode.value)
     if predictions is not None:

@@ -63,7 +63,7 @@ def launch_training(
         preset=preset, config_file=config, overrides=overrides or []
     )
     train_config = with_seed(train_config, seed)
-    reader = {"sep": sep} if format != "parallel" else {}
+    reader = {"sep": sep} if format in ("auto", "conll") else {}
     spec = RunSpec(
         train=train_path,
         dev=dev,
