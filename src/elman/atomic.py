@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -54,3 +54,34 @@ def write_chunks(path: str | Path, chunks: Iterable[str]) -> None:
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as out:
         for chunk in chunks:
             out.write(chunk)
+
+
+def move_into_place(staging: str | Path, target: str | Path, names: Sequence[str]) -> None:
+    """Move the files ``names`` from folder ``staging`` over those in ``target``, in that order.
+
+    Every file is flushed to disk before the first rename, so a failure while the files were
+    being written never reaches ``target``. Each rename is atomic, but the group is not: a crash
+    between two renames leaves some files new and some old, so readers must be able to detect
+    that (the model directory's manifest, moved last, does).
+    """
+    source, destination = Path(staging), Path(target)
+    for name in names:
+        with open(source / name, "rb+") as written:
+            os.fsync(written.fileno())
+    for name in names:
+        os.replace(source / name, destination / name)
+    _fsync_directory(destination)
+
+
+def _fsync_directory(path: Path) -> None:
+    # Makes the renames durable on POSIX; other systems cannot open a directory, and skip it.
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

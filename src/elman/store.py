@@ -8,14 +8,17 @@ Layout of a model directory::
     scores.json         dev and test scores and the per-epoch history of the run
     manifest.json       the SHA-256 of each file above, checked on every load
 
-Each file is written atomically and the manifest last, so an interrupted save is detected on load
-as a mismatch instead of loading a mix of two models.
+A save writes every file into a hidden staging folder inside the directory first, then renames
+the files into place with the manifest last. A save that fails while writing leaves the old model
+untouched. Only a crash during the final renames can leave a mix of two models, and the manifest
+check rejects that on load instead of loading it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,8 @@ from elman.train.config import TrainConfig
 
 FORMAT_VERSION = 1
 MODEL_FILES = ("model.safetensors", "config.json", "vocab.json", "scores.json")
+MANIFEST_FILE = "manifest.json"
+STAGING_PREFIX = ".saving-"
 
 
 @dataclass
@@ -52,21 +57,23 @@ def save_model(saved: SavedModel, directory: str | Path) -> Path:
     """Write ``saved`` to ``directory`` (created if needed) and return the directory."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
-    state = {name: t.detach().contiguous().cpu() for name, t in saved.model.state_dict().items()}
-    with atomic.atomic_path(target / "model.safetensors") as temporary:
-        save_file(state, str(temporary), metadata={"format": "elman", "version": __version__})
-    config = {
-        "format_version": FORMAT_VERSION,
-        "elman_version": __version__,
-        "scheme": saved.scheme,
-        "model": asdict(saved.model_config),
-        "train": asdict(saved.train_config),
-    }
-    atomic.write_text(target / "config.json", _dumps(config))
-    atomic.write_text(target / "vocab.json", _dumps(saved.vocab.to_dict()))
-    atomic.write_text(target / "scores.json", _dumps(saved.scores))
-    manifest = {name: _sha256(target / name) for name in MODEL_FILES}
-    atomic.write_text(target / "manifest.json", _dumps({"sha256": manifest}))
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=target) as folder:
+        staging = Path(folder)
+        state = {n: t.detach().contiguous().cpu() for n, t in saved.model.state_dict().items()}
+        metadata = {"format": "elman", "version": __version__}
+        save_file(state, str(staging / "model.safetensors"), metadata=metadata)
+        config = {
+            "format_version": FORMAT_VERSION,
+            "elman_version": __version__,
+            "scheme": saved.scheme,
+            "model": asdict(saved.model_config),
+            "train": asdict(saved.train_config),
+        }
+        _write_json(staging / "config.json", config)
+        _write_json(staging / "vocab.json", saved.vocab.to_dict())
+        _write_json(staging / "scores.json", saved.scores)
+        _write_manifest(staging, staging)
+        atomic.move_into_place(staging, target, [*MODEL_FILES, MANIFEST_FILE])
     return target
 
 
@@ -74,9 +81,28 @@ def update_scores(directory: str | Path, scores: dict[str, Any]) -> None:
     """Replace the scores of a saved model and refresh its manifest."""
     target = Path(directory)
     verify_manifest(target)
-    atomic.write_text(target / "scores.json", _dumps(scores))
-    manifest = {name: _sha256(target / name) for name in MODEL_FILES}
-    atomic.write_text(target / "manifest.json", _dumps({"sha256": manifest}))
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=target) as folder:
+        staging = Path(folder)
+        _write_json(staging / "scores.json", scores)
+        _write_manifest(target, staging, replaced=staging)
+        atomic.move_into_place(staging, target, ["scores.json", MANIFEST_FILE])
+
+
+def _write_manifest(source: Path, staging: Path, *, replaced: Path | None = None) -> None:
+    """Write staging/manifest.json with the SHA-256 of the model files in ``source``.
+
+    A file that exists in ``replaced`` is hashed from there, because it will replace the one in
+    ``source``.
+    """
+    manifest = {}
+    for name in MODEL_FILES:
+        path = replaced / name if replaced and (replaced / name).exists() else source / name
+        manifest[name] = _sha256(path)
+    _write_json(staging / MANIFEST_FILE, {"sha256": manifest})
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_bytes(_dumps(data).encode("utf-8"))
 
 
 def load_model(directory: str | Path) -> SavedModel:
