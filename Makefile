@@ -31,7 +31,7 @@ test: lint
 	$(BIN)/pytest -q
 
 fuzz: $(STAMP)
-	ELMAN_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/fuzz
+	ELMAN_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/fuzz
 
 clean:
 	rm -rf $(VENV) demo-model build dist .pytest_cache .mypy_cache .ruff_cache

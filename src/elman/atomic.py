@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,11 +15,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path`` in one rename.
 
     The temporary file is flushed to disk before the rename. If the block raises, the temporary file
-    is removed and ``path`` is left as it was.
+    is removed and ``path`` is left as it was. Raises ``IsADirectoryError`` up front when ``path``
+    is a folder, ``NotADirectoryError`` when a file is in the way of its folder, and an ``OSError``
+    naming ``path`` when its folder cannot hold a new file.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(target))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as error:
+        # A file sits where a folder on the way to ``path`` should be.
+        raise NotADirectoryError(
+            errno.ENOTDIR, "is a file, expected a directory", error.filename
+        ) from error
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        # Name the file that was asked for, not the temporary file that could not be created.
+        raise OSError(
+            error.errno, f"cannot create the file ({error.strerror})", str(target)
+        ) from error
     os.close(handle)
     temporary = Path(name)
     # mkstemp creates the file readable by its owner only; give it the usual umask-based mode.

@@ -30,7 +30,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _handles_errors(command: F) -> F:
-    """Turn ``ElmanError`` into a one-line message and exit status 2, with no traceback."""
+    """Turn ``ElmanError`` and ``OSError`` into a one-line message and exit status 2.
+
+    An ``OSError`` here is nearly always about a path from the command line: a folder given as
+    ``--output``, a missing permission, a full disk.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,6 +42,10 @@ def _handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except ElmanError as error:
             typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            typer.echo(f"error: {where}{error.strerror or error}", err=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -112,27 +112,9 @@ def load_model(directory: str | Path) -> SavedModel:
         raise ModelError(f"{source}: model directory not found; pass the --output of elman train")
     verify_manifest(source)
     config = _read_json(source / "config.json")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelError(
-            f"{source / 'config.json'}: format_version {version!r} is newer than this version of "
-            f"elman reads (up to {FORMAT_VERSION}); upgrade elman to load this model"
-        )
-    try:
-        model_config = ModelConfig(**config["model"])
-        train_config = TrainConfig(**config["train"])
-    except (TypeError, KeyError, ConfigError) as error:
-        raise ModelError(f"{source / 'config.json'}: invalid settings: {error}") from error
-    vocab = Vocabularies.from_dict(_read_json(source / "vocab.json"))
-    model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
-    try:
-        state = load_file(str(source / "model.safetensors"))
-        model.load_state_dict(state, strict=True)
-    except (SafetensorError, RuntimeError, OSError) as error:
-        raise ModelError(
-            f"{source / 'model.safetensors'}: cannot load the weights ({error}); the file does "
-            "not match config.json and vocab.json. Re-save or retrain the model"
-        ) from error
+    model_config, train_config = _read_settings(config, source / "config.json")
+    vocab = _read_vocab(source / "vocab.json")
+    model = _read_weights(model_config, vocab, source / "model.safetensors")
     model.eval()
     return SavedModel(
         model=model,
@@ -145,6 +127,49 @@ def load_model(directory: str | Path) -> SavedModel:
     )
 
 
+def _read_settings(config: dict[str, Any], path: Path) -> tuple[ModelConfig, TrainConfig]:
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelError(
+            f"{path}: format_version {version!r} is invalid: expected a whole number of 1 or more; "
+            "the file was not written by elman or was edited"
+        )
+    if version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: format_version {version!r} is newer than this version of "
+            f"elman reads (up to {FORMAT_VERSION}); upgrade elman to load this model"
+        )
+    try:
+        return ModelConfig(**config["model"]), TrainConfig(**config["train"])
+    except KeyError as error:
+        raise ModelError(f"{path}: invalid settings: the {error} table is missing") from error
+    except (TypeError, ConfigError) as error:
+        raise ModelError(f"{path}: invalid settings: {error}") from error
+
+
+def _read_vocab(path: Path) -> Vocabularies:
+    try:
+        return Vocabularies.from_dict(_read_json(path))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelError(
+            f"{path}: invalid vocabularies ({type(error).__name__}: {error}); restore the file "
+            "or retrain the model"
+        ) from error
+
+
+def _read_weights(model_config: ModelConfig, vocab: Vocabularies, path: Path) -> ElmanTagger:
+    try:
+        model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
+        model.load_state_dict(load_file(str(path)), strict=True)
+    # An empty or inconsistent vocabulary makes the network's construction fail with IndexError.
+    except (SafetensorError, RuntimeError, OSError, IndexError, ValueError) as error:
+        raise ModelError(
+            f"{path}: cannot load the weights ({error}); the file does "
+            "not match config.json and vocab.json. Re-save or retrain the model"
+        ) from error
+    return model
+
+
 def verify_manifest(directory: Path) -> None:
     """Raise ``ModelError`` unless every file matches the SHA-256 recorded in manifest.json."""
     manifest_path = directory / "manifest.json"
@@ -153,7 +178,9 @@ def verify_manifest(directory: Path) -> None:
             f"{manifest_path}: missing; this is not a complete elman model directory "
             "(was the save interrupted?)"
         )
-    recorded = _read_json(manifest_path).get("sha256", {})
+    recorded = _read_json(manifest_path).get("sha256")
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{manifest_path}: expected an object of SHA-256 digests under 'sha256'")
     for name in MODEL_FILES:
         path = directory / name
         if not path.exists():

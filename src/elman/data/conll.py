@@ -239,6 +239,12 @@ def _field_count_message(line: str, fields: list[str], layout: Layout) -> str:
             "because a token that contains a space needs tab-separated columns"
         )
     message = f"expected {expected} fields, found {found} ({where}); is a separator missing?"
+    if layout.separator == "tab" and len(line.split()) == expected:
+        message += (
+            " This line separates its columns with spaces, but the file also has tabs: use one "
+            "separator in the whole file, or sep='space' (--sep space on the command line) if no "
+            "token contains a space"
+        )
     if layout.separator == "space" and line[:1].isspace():
         message += (
             " The line starts with whitespace, but in space-separated columns a token cannot be "

@@ -26,14 +26,18 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as error:
         raise DataError(f"cannot read the file ({error.strerror})", path=path) from error
+    return _decode(data, str(path))
+
+
+def _decode(data: bytes, source: str, first_line: int = 1, encoding: str = "utf-8-sig") -> str:
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        line = first_line + data[: error.start].count(b"\n")
         raise DataError(
             f"invalid UTF-8 at byte {error.start}; convert the file to UTF-8 "
             "(e.g. iconv -f latin1 -t utf-8)",
-            path=path,
+            path=source,
             line=line,
         ) from error
 
@@ -44,8 +48,15 @@ def text_documents(files: Sequence[Path]) -> Iterator[tuple[str, str]]:
         for path in files:
             yield str(path), read_text(path)
         return
-    for number, line in enumerate(sys.stdin, start=1):
-        yield f"<stdin>:{number}", line.rstrip("\r\n")
+    # Bytes, decoded here: the text stream would turn invalid UTF-8 into lone surrogates under
+    # some locales, which then fail when the output is encoded.
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        for number, line in enumerate(sys.stdin, start=1):
+            yield f"<stdin>:{number}", line.rstrip("\r\n")
+        return
+    for number, raw in enumerate(stream, start=1):
+        yield f"<stdin>:{number}", _decode(raw, "<stdin>", number, "utf-8").rstrip("\r\n")
 
 
 def tag_documents(
@@ -71,8 +82,9 @@ def tag_documents(
     batch: list[tuple[str, str]] = []
     for document in text_documents(files):
         if len(document[1]) > STREAMED_CHARACTERS:
-            yield from _render(tagger, batch, output_format, include_tokens, nbest)
-            batch = []
+            if batch:
+                yield from _render(tagger, batch, output_format, include_tokens, nbest)
+                batch = []
             yield from _render_streamed(tagger, document, output_format, include_tokens, nbest)
             continue
         batch.append(document)

@@ -30,6 +30,7 @@ from elman.errors import ModelError
 from elman.train.loop import Trainer, TrainState
 
 CHECKPOINT_VERSION = 1
+STATE_KEYS = ("run", "trainer", "optimizer", "numpy_rng", "global_python_rng")
 
 
 def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> None:
@@ -61,7 +62,11 @@ def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> N
 
 def read_run(directory: Path) -> dict[str, Any]:
     """Return the run specification stored in a checkpoint."""
-    return dict(_read_state(_existing(directory))["run"])
+    source = _existing(directory)
+    run = _read_state(source)["run"]
+    if not isinstance(run, dict):
+        raise ModelError(f"{source / 'state.json'}: damaged checkpoint ('run' is not an object)")
+    return dict(run)
 
 
 def load_checkpoint(trainer: Trainer, directory: Path) -> None:
@@ -75,6 +80,21 @@ def load_checkpoint(trainer: Trainer, directory: Path) -> None:
         rng = load_file(str(source / "rng.safetensors"))
     except (SafetensorError, RuntimeError, OSError) as error:
         raise ModelError(f"{source}: damaged checkpoint ({error}); start a new run") from error
+    try:
+        _restore(trainer, state, tensors, rng)
+    # state.json parsed, but its fields do not fit this trainer or have the wrong types.
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:
+        raise ModelError(
+            f"{source}: damaged checkpoint ({type(error).__name__}: {error}); start a new run"
+        ) from error
+
+
+def _restore(
+    trainer: Trainer,
+    state: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    rng: dict[str, torch.Tensor],
+) -> None:
     trainer.optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
     trainer.state = TrainState.from_dict(state["trainer"])
     for group in trainer.optimizer.param_groups:
@@ -99,16 +119,29 @@ def _existing(directory: Path) -> Path:
 
 
 def _read_state(directory: Path) -> dict[str, Any]:
+    path = directory / "state.json"
     try:
-        state = json.loads((directory / "state.json").read_text(encoding="utf-8"))
+        state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelError(f"{directory / 'state.json'}: damaged checkpoint ({error})") from error
-    if state.get("checkpoint_version", 0) > CHECKPOINT_VERSION:
+        raise ModelError(f"{path}: damaged checkpoint ({error})") from error
+    if not isinstance(state, dict):
+        raise ModelError(f"{path}: damaged checkpoint (expected a JSON object); start a new run")
+    version = state.get("checkpoint_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
         raise ModelError(
-            f"{directory}: checkpoint version {state['checkpoint_version']} is newer than this "
+            f"{path}: damaged checkpoint (checkpoint_version {version!r} is not a whole number)"
+        )
+    if version > CHECKPOINT_VERSION:
+        raise ModelError(
+            f"{directory}: checkpoint version {version} is newer than this "
             f"elman reads (up to {CHECKPOINT_VERSION}); upgrade elman to resume it"
         )
-    return dict(state)
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise ModelError(
+            f"{path}: damaged checkpoint (missing {', '.join(missing)}); start a new run"
+        )
+    return state
 
 
 def _swap_into_place(staging: Path, directory: Path) -> None:

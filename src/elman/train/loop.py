@@ -104,6 +104,7 @@ class Trainer:
         self.rng = random.Random(config.seed)
         self.best_weights: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
         self._snapshot: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._consecutive_failures = 0
 
     def run(self) -> Iterator[StepInfo | NonFiniteInfo | EpochInfo]:
         """Train until the epoch limit or early stopping, yielding progress records."""
@@ -176,8 +177,6 @@ class Trainer:
             tokens=tokens,
             tokens_per_second=(tokens_so_far + tokens) / elapsed,
         )
-
-    _consecutive_failures = 0
 
     def _epoch_batches(self) -> list[list[int]]:
         """Return this epoch's batches of training sentence indices, shuffled."""
