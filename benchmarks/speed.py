@@ -93,6 +93,11 @@ def elman_figures(
     onnx_seconds = median_time(lambda: onnx_tagger.tag_sentences(test))
     same = onnx_tagger.tag_sentences(test) == tagger.tag_sentences(test)
 
+    export_onnx(load_model(output), output / "int8.onnx", quantize=True)
+    int8_tagger = load(output, backend="onnx", onnx_file=output / "int8.onnx")
+    int8_seconds = median_time(lambda: int8_tagger.tag_sentences(test))
+    int8_f1 = score(gold, int8_tagger.tag_sentences(test)).f1
+
     sentence = (test[0] * 20)[:20]
     latencies = []
     for _ in range(300):
@@ -111,11 +116,61 @@ def elman_figures(
         "tag_tokens_per_second": tokens / batch_seconds,
         "onnx_tokens_per_second": tokens / onnx_seconds,
         "onnx_same_tags": float(same),
+        "int8_tokens_per_second": tokens / int8_seconds,
+        "int8_f1": 100 * int8_f1,
         "latency_ms": 1000 * statistics.median(latencies[50:]),
         "train_tokens_per_second": train_speed,
         "train_flops_per_token": flops,
         "train_gflops": train_speed * flops / 1e9,
     }
+
+
+def recurrence_loops(batch: int = 32, time_steps: int = 30, size: int = 256) -> dict[str, float]:
+    """Milliseconds of one forward and backward pass of an Elman layer, by implementation."""
+
+    class HandLoop(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.input = torch.nn.Linear(size, size)
+            self.recurrent = torch.nn.Linear(size, size, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            projected = self.input(x)  # (batch, time, hidden), all steps in one product
+            state = projected.new_zeros(x.size(0), size)
+            outputs = []
+            for t in range(x.size(1)):
+                state = torch.tanh(projected[:, t] + self.recurrent(state))
+                outputs.append(state)
+            return torch.stack(outputs, dim=1)
+
+    class TorchRNN(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.nn.RNN(size, size, batch_first=True)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.rnn(x)[0]
+
+    x = torch.randn(batch, time_steps, size)
+    variants: dict[str, torch.nn.Module] = {
+        "hand-written loop": HandLoop(),
+        "torch.nn.RNN": TorchRNN(),
+    }
+    try:
+        variants["torch.compile(hand-written loop)"] = torch.compile(HandLoop())
+    except Exception as error:  # torch.compile needs a C compiler; report, do not fail
+        print(f"torch.compile unavailable: {error}")
+    results = {}
+    for name, module in variants.items():
+
+        def step(module: torch.nn.Module = module) -> None:
+            module(x).sum().backward()
+
+        try:
+            results[name] = 1000 * median_time(step, runs=20)
+        except Exception as error:
+            print(f"{name} failed: {error}")
+    return results
 
 
 def crf_figures(train: Sentences, train_tags: Sentences, test: Sentences, gold: Sentences) -> dict:
@@ -224,6 +279,8 @@ def main() -> None:
     gold = [list(s.tags or ()) for s in test.sentences]
     ceiling = gemm_ceiling()
     print("GEMM GFLOP/s", ceiling, flush=True)
+    loops = recurrence_loops()
+    print("recurrence ms", loops, flush=True)
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -243,10 +300,12 @@ def main() -> None:
             train_tokens, train_tags, test_tokens, gold, args.spacy_minutes
         )
         print("spacy", json.dumps(results["spaCy ner"]), flush=True)
-    write_results(results, ceiling, memory, args)
+    write_results(results, ceiling, loops, memory, args)
 
 
-def write_results(results: dict[str, dict], ceiling: dict, memory: float, args) -> None:
+def write_results(
+    results: dict[str, dict], ceiling: dict, loops: dict[str, float], memory: float, args
+) -> None:
     rows = []
     spacy_speed = results.get("spaCy ner", {}).get("tag_tokens_per_second")
     crf_speed = results.get("CRF (sklearn-crfsuite)", {}).get("tag_tokens_per_second")
@@ -267,6 +326,12 @@ def write_results(results: dict[str, dict], ceiling: dict, memory: float, args) 
         for name, f in results.items()
         if "train_flops_per_token" in f
     ]
+    quantized = [
+        f"| {name} | {f['f1']:.2f} | {f['int8_f1']:.2f} | {f['int8_f1'] - f['f1']:+.2f} | "
+        f"{f['onnx_tokens_per_second']:,.0f} | {f['int8_tokens_per_second']:,.0f} |"
+        for name, f in results.items()
+        if "int8_f1" in f
+    ]
     body = "\n".join(
         [
             "## Speed",
@@ -285,6 +350,18 @@ def write_results(results: dict[str, dict], ceiling: dict, memory: float, args) 
             "| model | training tokens/s | MFLOP per token | GFLOP/s | share of GEMM ceiling |",
             "|---|---|---|---|---|",
             *training,
+            "",
+            "Dynamic int8 quantization of the ONNX weights (`elman export --quantize`):",
+            "",
+            "| model | F1 float32 | F1 int8 | change | tokens/s float32 | tokens/s int8 |",
+            "|---|---|---|---|---|---|",
+            *quantized,
+            "",
+            "One forward and backward pass of an Elman layer (batch 32, 30 steps, 256 units):",
+            "",
+            "| implementation | milliseconds |",
+            "|---|---|",
+            *(f"| {name} | {ms:.2f} |" for name, ms in loops.items()),
             "",
             f"GEMM ceiling: {ceiling['large']:.1f} GFLOP/s for 2048x2048 products, "
             f"{ceiling['step']:.1f} GFLOP/s for 32x256 by 256x256 (one recurrent step).",

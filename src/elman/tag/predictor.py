@@ -26,7 +26,7 @@ MAX_SENTENCE_TOKENS = 10_000
 """Length at which ``Tagger.tag_chunks`` cuts a sentence, so that text without sentence ends
 (a log, a table) is tagged in bounded memory. Real sentences are far shorter."""
 MAX_BATCH_TOKENS = 32_768
-"""Bound on rows times padded length of one batch; a longer sentence forms a batch alone."""
+"""Bound on rows times padded length of one batch. A longer sentence forms a batch alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,14 @@ class TaggedText:
 class Tagger:
     """Tags tokens or raw text with a loaded model."""
 
-    def __init__(self, saved: SavedModel, *, batch_size: int = 256, backend: str = "torch"):
+    def __init__(
+        self,
+        saved: SavedModel,
+        *,
+        batch_size: int = 256,
+        backend: str = "torch",
+        onnx_file: str | Path | None = None,
+    ):
         self.saved = saved
         self.model = saved.model.eval()
         self.vocab = saved.vocab
@@ -76,9 +83,13 @@ class Tagger:
         if backend == "onnx":
             from elman.export.onnx import ONNX_FILE, OnnxEmissions
 
-            if saved.path is None:
-                raise ModelError("the onnx backend needs a model loaded from a directory")
-            self._emissions = OnnxEmissions(saved.path / ONNX_FILE)
+            if onnx_file is not None:
+                source = Path(onnx_file)
+            elif saved.path is not None:
+                source = saved.path / ONNX_FILE
+            else:
+                raise ModelError("the onnx backend needs a model directory or an ONNX file")
+            self._emissions = OnnxEmissions(source)
         elif backend != "torch":
             raise ModelError(f"unknown backend {backend!r}; expected torch or onnx")
 
@@ -135,7 +146,8 @@ class Tagger:
         Each piece has the whole ``text``, which its offsets index, and up to
         ``sentences_per_chunk`` sentences with their tags and entities. Memory grows with the
         length of a piece, not of ``text``. A sentence is cut after ``MAX_SENTENCE_TOKENS``
-        tokens; for text without such sentences the pieces, joined, equal ``tag_text(text)``.
+        tokens. Text without longer sentences gets the sentences, tags and entity spans that
+        ``tag_text(text)`` gives it.
         """
         sentences = iter_sentences(text, MAX_SENTENCE_TOKENS)
         while chunk := list(islice(sentences, sentences_per_chunk)):
@@ -211,10 +223,12 @@ def _entities(
     return entities
 
 
-def load(path: str | Path, *, backend: str = "torch") -> Tagger:
+def load(
+    path: str | Path, *, backend: str = "torch", onnx_file: str | Path | None = None
+) -> Tagger:
     """Load a model directory written by ``elman train`` and return a ``Tagger``.
 
     ``backend`` "onnx" computes scores with onnxruntime from the directory's ``model.onnx``
-    (written by ``elman export``).
+    (written by ``elman export``), or from ``onnx_file`` when given.
     """
-    return Tagger(load_model(path), backend=backend)
+    return Tagger(load_model(path), backend=backend, onnx_file=onnx_file)
