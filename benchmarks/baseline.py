@@ -14,9 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from corpora import corpus_paths, machine, replace_section
+from corpora import CORPORA, corpus_paths, machine, replace_section
 
 from elman.store import load_model
 
@@ -36,7 +35,11 @@ def run(corpus: str, seed: int) -> str:
         scores = load_model(output).scores
     history = scores["history"]
     train_speed = sum(h["tokens_per_second"] for h in history) / len(history)
-    shown = " ".join(Path(part).name if "/" in part else part for part in command)
+    relative = [f"../shared/data/{path}" for path in CORPORA[corpus]]
+    shown = (
+        f"elman train --train {relative[0]} --dev {relative[1]} --test {relative[2]} "
+        f"--output models/{corpus} --seed {seed}"
+    )
     return (
         f"| {corpus} | {100 * scores['test']['f1']:.2f} | {100 * scores['dev']['f1']:.2f} | "
         f"{scores['epochs']} ({scores['best_epoch']}) | {minutes:.1f} | {train_speed:,.0f} | "

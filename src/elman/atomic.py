@@ -66,7 +66,7 @@ def write_text(path: str | Path, text: str) -> None:
 def write_chunks(path: str | Path, chunks: Iterable[str]) -> None:
     """Replace ``path`` with the concatenated ``chunks`` in UTF-8, written as they come.
 
-    Memory holds one chunk at a time. If ``chunks`` raises, ``path`` is left as it was.
+    Only one chunk is in memory at a time. If ``chunks`` raises, ``path`` is left as it was.
     """
     with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="") as out:
         for chunk in chunks:
