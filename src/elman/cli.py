@@ -274,6 +274,12 @@ def tag(
     backend: Annotated[
         Backend, typer.Option(help="torch, or onnx (needs model.onnx from elman export).")
     ] = Backend.torch,
+    threads: Annotated[
+        int,
+        typer.Option(
+            min=0, help="CPU threads for the network; 0 keeps torch's default (physical cores)."
+        ),
+    ] = 0,
     input_dir: Annotated[
         Path | None,
         typer.Option(help="Tag every *.txt and *.jsonl file under this folder with Dask."),
@@ -320,6 +326,10 @@ def tag(
     from elman.tag.documents import tag_documents
     from elman.tag.predictor import load
 
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     tagger = load(model, backend=backend.value)
     chunks = tag_documents(
         tagger, files or [], format.value, input_format.value, include_tokens=tokens, nbest=nbest

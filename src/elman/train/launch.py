@@ -6,7 +6,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from elman.errors import ConfigError
+from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.settings import load_settings, with_seed
 from elman.store import SavedModel
@@ -93,7 +93,13 @@ def _train_in_processes(nproc: int, output: Path) -> SavedModel:
 
 
 def _resumed_run(directory: Path) -> tuple[RunSpec, ModelConfig, TrainConfig]:
-    run = checkpoint.read_run(directory / "checkpoints" / "last")
-    spec = RunSpec(**run)
-    spec = replace(spec, output=str(directory))
-    return spec, ModelConfig(**spec.model), TrainConfig(**spec.training)
+    last = directory / "checkpoints" / "last"
+    run = checkpoint.read_run(last)
+    try:
+        spec = replace(RunSpec(**run), output=str(directory))
+        return spec, ModelConfig(**spec.model), TrainConfig(**spec.training)
+    except (TypeError, ConfigError) as error:
+        raise ModelError(
+            f"{last}: damaged checkpoint, its run settings are invalid ({error}); "
+            "start a new run without --resume"
+        ) from error
