@@ -104,7 +104,11 @@ def _main(
         bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")
     ] = False,
 ) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    level = logging.INFO
+    if verbose:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", force=True)
 
 

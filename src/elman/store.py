@@ -215,6 +215,6 @@ def _dumps(data: Any) -> str:
 
 
 def state_dict_equal(left: ElmanTagger, right: ElmanTagger) -> bool:
-    """Whether two models hold bit-identical tensors under the same names."""
+    """Return whether two models have bit-identical tensors under the same names."""
     a, b = left.state_dict(), right.state_dict()
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

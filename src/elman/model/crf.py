@@ -42,7 +42,7 @@ class CRF(nn.Module):
     ) -> torch.Tensor:
         """Return the summed negative log-likelihood of ``tags`` over the batch.
 
-        ``emissions`` is (batch, time, num_tags); ``tags`` (batch, time) holds valid tag ids at real
+        ``emissions`` is (batch, time, num_tags); ``tags`` (batch, time) contains valid tag ids at real
         positions (anything at padding); ``mask`` (batch, time) is True at real tokens. Rows with no
         real token contribute 0.
         """

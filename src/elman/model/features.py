@@ -36,7 +36,8 @@ class CharRNN(nn.Module):
     """A word's characters -> one vector: the last states of a GRU read each way over them.
 
     The right-to-left GRU reads each word reversed within its own length, so that padding comes
-    after the characters in both directions; this avoids packed sequences, which ONNX cannot export.
+    after the characters in both directions. This avoids packed sequences, which ONNX cannot
+    export.
     """
 
     def __init__(self, num_chars: int, char_dim: int, hidden: int):

@@ -35,7 +35,7 @@ SNAPSHOT_EVERY = 50
 
 
 class TrainingDiverged(ElmanError):
-    """Raised after too many consecutive non-finite steps; the model holds the last good weights."""
+    """Raised after too many consecutive non-finite steps; the model keeps the last good weights."""
 
 
 @dataclass
