@@ -42,9 +42,9 @@ class CRF(nn.Module):
     ) -> torch.Tensor:
         """Return the summed negative log-likelihood of ``tags`` over the batch.
 
-        ``emissions`` is (batch, time, num_tags); ``tags`` (batch, time) contains valid tag ids at real
-        positions (anything at padding); ``mask`` (batch, time) is True at real tokens. Rows with no
-        real token contribute 0.
+        ``emissions`` is (batch, time, num_tags). ``tags`` (batch, time) contains valid tag ids at
+        real positions and anything at padding. ``mask`` (batch, time) is True at real tokens.
+        Rows with no real token contribute 0.
         """
         safe_tags = tags.clamp(min=0)
         gold = self._path_score(emissions, safe_tags, mask)  # (batch,)
