@@ -89,11 +89,11 @@ def render() -> None:
 
     def row(key: tuple[str, str, str], runs: list[dict]) -> str:
         scores = [r["test_f1"] for r in runs]
-        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        spread = f"{statistics.stdev(scores):.2f}" if len(scores) > 1 else "n/a"
         minutes = statistics.mean(r["seconds"] for r in runs) / 60
         epochs = statistics.mean(r["epochs"] for r in runs)
         return (
-            f"| {key[0]} | {key[1]} | {key[2]} | {statistics.mean(scores):.2f} ± {spread:.2f} | "
+            f"| {key[0]} | {key[1]} | {key[2]} | {statistics.mean(scores):.2f} ± {spread} | "
             f"{len(scores)} | {minutes:.1f} | {epochs:.1f} |"
         )
 
@@ -109,7 +109,9 @@ def render() -> None:
             "## Accuracy",
             "",
             "Written by `benchmarks/accuracy.py`; minutes are wall-clock time of the whole run "
-            "(training, dev evaluation each epoch, saving).",
+            "(training, dev evaluation each epoch, saving). The runs recorded so far used one "
+            "thread each, two runs at a time on a 2-core machine that was also running tests, "
+            "so their minutes are upper bounds.",
             "",
             header,
             *main,
