@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from elman.data import scheme
@@ -44,31 +45,36 @@ def viterbi(
     """Return the best tag path of each row, one list per row with its real length.
 
     ``scores`` is (batch, time, num_tags), ``mask`` (batch, time) with real tokens first;
-    ``transitions[i, j]`` scores tag j after tag i.
+    ``transitions[i, j]`` scores tag j after tag i. Decoding needs no gradient, so it runs in
+    NumPy, whose per-operation cost on these small arrays is a fraction of torch's.
     """
-    time = scores.size(1)
-    best = start + scores[:, 0]  # (batch, num_tags)
-    backpointers = []
+    emissions = scores.detach().cpu().numpy()  # (batch, time, num_tags)
+    real = mask.cpu().numpy()
+    moves = transitions.detach().cpu().numpy()  # (num_tags, num_tags)
+    batch, time, num_tags = emissions.shape
+    rows = np.arange(batch)
+
+    best = start.detach().cpu().numpy() + emissions[:, 0]  # (batch, num_tags)
+    identity = np.broadcast_to(np.arange(num_tags), (batch, num_tags))
+    backpointers = np.empty((max(time - 1, 0), batch, num_tags), dtype=np.int64)
     for t in range(1, time):
         # candidates[b, i, j]: best path ending in i at t - 1, then j at t
-        candidates = best.unsqueeze(2) + transitions + scores[:, t].unsqueeze(1)
-        step_best, step_from = candidates.max(dim=1)  # (batch, num_tags)
-        keep = mask[:, t].unsqueeze(1)
-        best = torch.where(keep, step_best, best)
-        identity = torch.arange(best.size(1), device=best.device).expand_as(step_from)
-        backpointers.append(torch.where(keep, step_from, identity))
-    best = best + end
+        candidates = best[:, :, None] + moves + emissions[:, t, None, :]
+        step_from = candidates.argmax(axis=1)  # (batch, num_tags)
+        step_best = candidates.max(axis=1)
+        keep = real[:, t, None]
+        best = np.where(keep, step_best, best)
+        backpointers[t - 1] = np.where(keep, step_from, identity)
+    best = best + end.detach().cpu().numpy()
 
     # Backtrack all rows at once from the last column. At padding steps the backpointers are the
     # identity, so each row keeps its final tag until its own last real token.
-    tag = best.argmax(dim=1)  # (batch,)
-    columns = [tag]
-    for pointers in reversed(backpointers):
-        tag = pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
-        columns.append(tag)
-    path = torch.stack(columns[::-1], dim=1).tolist()  # (batch, time)
-    lengths = mask.sum(dim=1).tolist()
-    return [row[: int(length)] for row, length in zip(path, lengths, strict=True)]
+    path = np.empty((batch, time), dtype=np.int64)
+    path[:, time - 1] = best.argmax(axis=1)
+    for t in range(time - 2, -1, -1):
+        path[:, t] = backpointers[t][rows, path[:, t + 1]]
+    lengths = real.sum(axis=1).tolist()
+    return [row[:length] for row, length in zip(path.tolist(), lengths, strict=True)]
 
 
 def nbest(
