@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -260,8 +259,16 @@ def collection_memory(model: Path, megabytes: int) -> float:
                 written += len(text)
         command = [sys.executable, "-m", "elman", "-q", "tag", str(model), str(document),
                    "--output", str(Path(folder) / "out.jsonl")]  # fmt: skip
-        subprocess.run(command, check=True)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        # A fresh parent process, so that the peak covers `elman tag` alone and not earlier
+        # children of this script (torch.compile's worker processes, for one).
+        probe = (
+            "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *command], check=True, capture_output=True, text=True
+        )
+    return int(result.stdout.split()[-1]) / 1024
 
 
 def main() -> None:
@@ -303,6 +310,10 @@ def main() -> None:
     write_results(results, ceiling, loops, memory, args)
 
 
+def _number(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def write_results(
     results: dict[str, dict], ceiling: dict, loops: dict[str, float], memory: float, args
 ) -> None:
@@ -316,8 +327,8 @@ def write_results(
         )
         rows.append(
             f"| {name} | {figures['f1']:.2f} | {figures['train_minutes']:.1f} | {speed:,.0f} | "
-            f"{figures.get('onnx_tokens_per_second', 0):,.0f} | "
-            f"{figures.get('latency_ms', float('nan')):.2f} | {ratios} |"
+            f"{_number(figures.get('onnx_tokens_per_second'), ',.0f')} | "
+            f"{_number(figures.get('latency_ms'), '.2f')} | {ratios} |"
         )
     training = [
         f"| {name} | {f['train_tokens_per_second']:,.0f} | "
