@@ -7,7 +7,8 @@ from pathlib import Path
 
 # One thread per process: the suite runs test processes and the subprocesses they start side by
 # side, and OpenMP threads that outnumber the cores slow everything down many times over.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+if not os.environ.get("OMP_NUM_THREADS"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 import pytest
 
