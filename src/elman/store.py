@@ -111,7 +111,7 @@ def load_model(directory: str | Path) -> SavedModel:
     if not source.is_dir():
         raise ModelError(f"{source}: model directory not found; pass the --output of elman train")
     verify_manifest(source)
-    config = _read_json(source / "config.json")
+    config = read_json_object(source / "config.json")
     model_config, train_config = _read_settings(config, source / "config.json")
     vocab = _read_vocab(source / "vocab.json")
     model = _read_weights(model_config, vocab, source / "model.safetensors")
@@ -122,7 +122,7 @@ def load_model(directory: str | Path) -> SavedModel:
         model_config=model_config,
         train_config=train_config,
         scheme=str(config.get("scheme", "iob2")),
-        scores=_read_json(source / "scores.json"),
+        scores=read_json_object(source / "scores.json"),
         path=source,
     )
 
@@ -149,7 +149,7 @@ def _read_settings(config: dict[str, Any], path: Path) -> tuple[ModelConfig, Tra
 
 def _read_vocab(path: Path) -> Vocabularies:
     try:
-        return Vocabularies.from_dict(_read_json(path))
+        return Vocabularies.from_dict(read_json_object(path))
     except (KeyError, TypeError, ValueError) as error:
         raise ModelError(
             f"{path}: invalid vocabularies ({type(error).__name__}: {error}); restore the file "
@@ -178,7 +178,7 @@ def verify_manifest(directory: Path) -> None:
             f"{manifest_path}: missing; this is not a complete elman model directory "
             "(was the save interrupted?)"
         )
-    recorded = _read_json(manifest_path).get("sha256")
+    recorded = read_json_object(manifest_path).get("sha256")
     if not isinstance(recorded, dict):
         raise ModelError(f"{manifest_path}: expected an object of SHA-256 digests under 'sha256'")
     for name in MODEL_FILES:
@@ -192,7 +192,8 @@ def verify_manifest(directory: Path) -> None:
             )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """Read a JSON file that must contain an object; ModelError names the file otherwise."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

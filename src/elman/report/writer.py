@@ -19,7 +19,7 @@ from elman.errors import ElmanError, ModelError
 from elman.report import plots
 from elman.report.confusion import EntityConfusion, entity_confusion
 from elman.report.page import Image, render_page
-from elman.store import verify_manifest
+from elman.store import read_json_object, verify_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ def write_report(
             f"{directory}: model directory not found; pass the --output of elman train"
         )
     verify_manifest(directory)
-    config = _read_object(directory / "config.json")
-    scores = _read_object(directory / "scores.json")
+    config = read_json_object(directory / "config.json")
+    scores = read_json_object(directory / "scores.json")
     folder = directory / REPORT_FOLDER
 
     history = _history(scores, directory)
@@ -157,16 +157,6 @@ def _draw_figures(
     return images, notes
 
 
-def _read_object(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"{path}: cannot read JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: expected a JSON object")
-    return data
-
-
 def _history(scores: Mapping[str, Any], directory: Path) -> list[dict[str, float]]:
     history = scores.get("history") or []
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
@@ -178,7 +168,7 @@ def _read_confusion(path: Path) -> EntityConfusion | None:
     if not path.exists():
         return None
     try:
-        return EntityConfusion.from_dict(_read_object(path))
+        return EntityConfusion.from_dict(read_json_object(path))
     except ElmanError as error:
         logger.warning("%s: %s; the report has no confusion matrix", path, error)
         return None

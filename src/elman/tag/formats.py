@@ -16,9 +16,9 @@ def to_jsonl(
     tokens: bool = False,
     nbest: list[list[tuple[float, list[str]]]] | None = None,
 ) -> str:
-    """One JSON object: the document's source and its entities (and tokens when asked).
+    """Return one JSON line: the document's source and its entities (and tokens when asked).
 
-    ``nbest`` holds, per sentence, (score, tags) alternatives, written under ``"nbest"``.
+    ``nbest`` contains, per sentence, (score, tags) alternatives, written under ``"nbest"``.
     """
     record: dict[str, object] = {
         "source": source,
@@ -80,7 +80,7 @@ def to_conll(tagged_sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) ->
 
 
 def to_inline(tagged_sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) -> str:
-    """One sentence per line; each tagged token is followed by its tag in brackets."""
+    """Return one line per sentence, each tagged token followed by its tag in brackets."""
     lines = []
     for tokens, tags in tagged_sentences:
         words = [
@@ -92,7 +92,7 @@ def to_inline(tagged_sentences: Sequence[tuple[Sequence[str], Sequence[str]]]) -
 
 
 def to_listing(source: str, tagged: TaggedText) -> str:
-    """A human-readable list of the entities found: text, label and character offsets."""
+    """Return a human-readable list of the entities found: text, label and character offsets."""
     lines = [f"{source}: {len(tagged.entities)} entities"]
     for entity in tagged.entities:
         lines.append(
@@ -103,7 +103,7 @@ def to_listing(source: str, tagged: TaggedText) -> str:
 
 
 def tokens_jsonl(source: str, tokens: Sequence[str], tags: Sequence[str]) -> str:
-    """One JSON object for a pre-tokenised sentence.
+    """Return one JSON line for a pre-tokenised sentence.
 
     Its ``text`` is the tokens joined by single spaces, and entity offsets are character offsets
     into that text, as for raw-text input.

@@ -170,7 +170,7 @@ def _run_trainer(
 
 
 def _save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> None:
-    """Write a checkpoint from rank 0 only: every process holds the same state."""
+    """Write a checkpoint from rank 0 only: every process has the same state."""
     if ddp.is_main_process():
         checkpoint.save_checkpoint(trainer, directory, run)
 
