@@ -134,6 +134,13 @@ def main() -> None:
     parser.add_argument("--preset", help="preset name (default: the corpus's own)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--ablation", action="store_true", help="run the ablation variants")
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        action="append",
+        choices=list(ABLATIONS),
+        help="with --ablation, run only this variant (repeatable)",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--render-only", action="store_true")
     args = parser.parse_args()
@@ -141,6 +148,8 @@ def main() -> None:
     if not args.render_only:
         corpora = list(PRESET_FOR) if args.corpus == "all" else [args.corpus]
         variants = ABLATIONS if args.ablation else {"full preset": []}
+        if args.ablation and args.variants:
+            variants = {name: ABLATIONS[name] for name in args.variants}
         for corpus in corpora:
             preset = args.preset or PRESET_FOR[corpus]
             for label, overrides in variants.items():

@@ -328,8 +328,11 @@ def tag(
         return
 
     from elman.tag.documents import tag_documents
+    from elman.tag.memory import return_large_blocks
     from elman.tag.predictor import load
 
+    # Bounded memory over long documents; the collection workers do the same.
+    return_large_blocks()
     if threads > 0:
         import torch
 

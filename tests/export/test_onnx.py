@@ -69,3 +69,20 @@ def test_onnx_tags_equal_torch_on_corpus(model_dir: Path) -> None:
 def test_missing_onnx_file_names_export_command(tiny_model: Path) -> None:
     with pytest.raises(ModelError, match="elman export"):
         load(tiny_model, backend="onnx")
+
+
+class _OldCharInput(torch.nn.Module):
+    """Stands for a graph exported before characters came once per distinct token."""
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
+        return words.float().unsqueeze(-1) + chars.float().sum(-1, keepdim=True)
+
+
+def test_graph_with_old_character_input_asks_for_export(tmp_path: Path) -> None:
+    path = tmp_path / "old.onnx"
+    words, chars = torch.zeros((1, 2), dtype=torch.long), torch.zeros((1, 2, 3), dtype=torch.long)
+    torch.onnx.export(
+        _OldCharInput(), (words, chars), str(path), input_names=["words", "chars"], dynamo=False
+    )
+    with pytest.raises(ModelError, match="export it again"):
+        OnnxEmissions(path)

@@ -56,7 +56,7 @@ def test_extra_padding_leaves_loss_unchanged(config: ModelConfig) -> None:
     loss_short, tokens_short = model.loss(batch)
     batch.words = _pad_to(batch.words, 50, 0)
     batch.casing = _pad_to(batch.casing, 50, 0)
-    batch.chars = _pad_to(batch.chars, 50, 0)
+    batch.char_index = _pad_to(batch.char_index, 50, 0)
     batch.mask = _pad_to(batch.mask, 50, False)
     assert batch.tags is not None
     batch.tags = _pad_to(batch.tags, 50, -100)

@@ -64,3 +64,20 @@ def test_nbest_first_equals_decoded_tags(tagger: Tagger) -> None:
     assert best[0][1] == tagger.tag_tokens(tokens)
     assert best[0][0] >= best[1][0] >= best[2][0]
     assert len({tuple(tags) for _, tags in best}) == 3
+
+
+def test_tags_alone_equal_tags_with_confidences(tagger: Tagger) -> None:
+    text = "Mara Quist flew to Lund . Then she met Jonas Berg in Oslo ."
+    tagged = tagger.tag_text(text)
+    sentences = [[token.text for token in sentence] for sentence in tagged.sentences]
+    assert tagger.tag_sentences(sentences) == tagged.tags
+
+
+def test_repeated_tokens_share_one_character_row(tagger: Tagger) -> None:
+    from elman.data.batch import encode_batch
+
+    batch = encode_batch(tagger.vocab, [["Lund", "and", "Lund"], ["and"]], chars=True)
+    # A padding row, then one row per distinct token: Lund, and.
+    assert batch.chars.shape[0] == 3
+    assert batch.char_index.tolist() == [[1, 2, 1], [2, 0, 0]]
+    assert not batch.chars[0].any()

@@ -24,7 +24,8 @@ class Batch:
 
     words: torch.Tensor  # (batch, time) long
     casing: torch.Tensor  # (batch, time) long
-    chars: torch.Tensor  # (batch, time, max_chars) long; max_chars is 1 when characters are off
+    chars: torch.Tensor  # (types, width) long: the characters of each distinct token
+    char_index: torch.Tensor  # (batch, time) long: the row of ``chars`` of each position
     mask: torch.Tensor  # (batch, time) bool
     lengths: torch.Tensor  # (batch,) long
     tags: torch.Tensor | None  # (batch, time) long, IGNORE_INDEX at padding
@@ -32,6 +33,10 @@ class Batch:
     @property
     def tokens(self) -> int:
         return int(self.lengths.sum())
+
+    def inputs(self) -> tuple[torch.Tensor, ...]:
+        """The network's inputs, in the order of ``ElmanTagger.forward`` and the ONNX graph."""
+        return (self.words, self.casing, self.chars, self.char_index, self.mask, self.lengths)
 
 
 def encode_batch(
@@ -54,24 +59,29 @@ def encode_batch(
     time = max(int(lengths.max()) if size else 1, 1)
     mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
 
-    # One cached lookup per token; the padded tensors are then filled in one step each, because
-    # the mask's True positions, read row by row, are exactly the tokens in order.
-    features = [vocab.token_features(token) for tokens in sentences for token in tokens]
-    word_ids = [feature[0] for feature in features]
-    if rare_unk is not None:
-        word_ids = _drop_rare(vocab, word_ids, *rare_unk)
-    words = torch.zeros((size, time), dtype=torch.long)
-    words[mask] = torch.tensor(word_ids, dtype=torch.long)
-    casing = torch.zeros((size, time), dtype=torch.long)
-    casing[mask] = torch.tensor([feature[1] for feature in features], dtype=torch.long)
+    # Each distinct token is looked up once; its row among the distinct tokens then fills the
+    # padded tensors in one step each, because the mask's True positions, read row by row, are
+    # exactly the tokens in order.
+    rows_of: dict[str, int] = {}
+    rows = [rows_of.setdefault(token, len(rows_of)) for tokens in sentences for token in tokens]
+    features = [vocab.token_features(token) for token in rows_of]
+    position_rows = torch.tensor(rows, dtype=torch.long)  # (tokens,)
 
-    width = 1
-    if chars:
-        width = max((min(len(f[2]), max_word_chars) for f in features), default=1) or 1
-    char_ids = torch.zeros((size, time, width), dtype=torch.long)
+    words = torch.zeros((size, time), dtype=torch.long)
+    type_words = torch.tensor([feature[0] for feature in features], dtype=torch.long)
+    words[mask] = type_words[position_rows]
+    if rare_unk is not None:
+        words[mask] = torch.tensor(_drop_rare(vocab, words[mask].tolist(), *rare_unk))
+    casing = torch.zeros((size, time), dtype=torch.long)
+    type_casing = torch.tensor([feature[1] for feature in features], dtype=torch.long)
+    casing[mask] = type_casing[position_rows]
+
+    # Row 0 of the character ids is all padding and stands for padding positions (and for every
+    # token when characters are off), so the character encoder runs once per distinct token.
+    char_index = torch.zeros((size, time), dtype=torch.long)
     if chars and features:
-        rows = [(f[2] + (PAD_ID,) * width)[:width] for f in features]
-        char_ids[mask] = torch.tensor(rows, dtype=torch.long)
+        char_index[mask] = position_rows + 1
+    char_ids = _char_rows([feature[2] for feature in features] if chars else [], max_word_chars)
 
     tag_ids = None
     if tags is not None:
@@ -79,7 +89,15 @@ def encode_batch(
         flat_tags = vocab.tag_ids([tag for sequence in tags for tag in sequence])
         known = [i if i >= 0 else IGNORE_INDEX for i in flat_tags]
         tag_ids[mask] = torch.tensor(known, dtype=torch.long)
-    return Batch(words, casing, char_ids, mask, lengths, tag_ids)
+    return Batch(words, casing, char_ids, char_index, mask, lengths, tag_ids)
+
+
+def _char_rows(spellings: list[tuple[int, ...]], max_word_chars: int) -> torch.Tensor:
+    """(types + 1, width) character ids: a padding row, then each spelling cut or padded."""
+    width = max((min(len(ids), max_word_chars) for ids in spellings), default=1) or 1
+    padding = (PAD_ID,) * width
+    rows = [padding, *((ids + padding)[:width] for ids in spellings)]
+    return torch.tensor(rows, dtype=torch.long)
 
 
 def _drop_rare(vocab: Vocabularies, ids: list[int], prob: float, rng: random.Random) -> list[int]:

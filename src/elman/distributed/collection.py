@@ -247,7 +247,8 @@ def cached_tagger(model: str) -> Tagger:
 
     The model is loaded again when its ``manifest.json`` changes, because a long-lived worker may
     outlive a model that is retrained into the same folder. Inside a Dask worker, torch is limited
-    to one thread, because every worker process is one tagging slot.
+    to one thread, because every worker process is one tagging slot, and large freed blocks go
+    back to the system (``elman.tag.memory``).
     """
     from elman.tag.predictor import load
 
@@ -260,7 +261,10 @@ def cached_tagger(model: str) -> Tagger:
         if _in_dask_worker():
             import torch
 
+            from elman.tag.memory import return_large_blocks
+
             torch.set_num_threads(1)
+            return_large_blocks()
         tagger = load(model)
         _TAGGERS[model] = (stamp, tagger)
         return tagger

@@ -21,7 +21,7 @@ from elman.store import SavedModel
 logger = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
-INPUTS = ("words", "casing", "chars", "mask", "lengths")
+INPUTS = ("words", "casing", "chars", "char_index", "mask", "lengths")
 OPSET = 17
 
 
@@ -34,7 +34,8 @@ def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) 
     axes = {
         "words": {0: "batch", 1: "time"},
         "casing": {0: "batch", 1: "time"},
-        "chars": {0: "batch", 1: "time", 2: "width"},
+        "chars": {0: "types", 1: "width"},
+        "char_index": {0: "batch", 1: "time"},
         "mask": {0: "batch", 1: "time"},
         "lengths": {0: "batch"},
         "emissions": {0: "batch", 1: "time"},
@@ -45,7 +46,7 @@ def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) 
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
-            (sample.words, sample.casing, sample.chars, sample.mask, sample.lengths),
+            sample.inputs(),
             str(temporary),
             input_names=list(INPUTS),
             output_names=["emissions"],
@@ -83,14 +84,14 @@ class OnnxEmissions:
         except Exception as error:  # onnxruntime raises its own untyped errors on bad files
             raise ModelError(f"{source}: cannot load the ONNX file ({error})") from error
         self.inputs = [node.name for node in self.session.get_inputs()]
+        ranks = {node.name: len(node.shape) for node in self.session.get_inputs()}
+        if ranks.get("chars", 2) != 2:
+            raise ModelError(
+                f"{source}: exported by an older elman, whose character input no longer matches; "
+                f"export it again with: elman export {source.parent} --onnx {source}"
+            )
 
     def __call__(self, batch: Batch) -> torch.Tensor:
-        feeds = {
-            "words": batch.words.numpy(),
-            "casing": batch.casing.numpy(),
-            "chars": batch.chars.numpy(),
-            "mask": batch.mask.numpy(),
-            "lengths": batch.lengths.numpy(),
-        }
+        feeds = dict(zip(INPUTS, (tensor.numpy() for tensor in batch.inputs()), strict=True))
         (scores,) = self.session.run(None, {name: feeds[name] for name in self.inputs})
         return torch.from_numpy(np.asarray(scores))

@@ -43,18 +43,20 @@ class ElmanTagger(nn.Module):
         words: torch.Tensor,
         casing: torch.Tensor,
         chars: torch.Tensor,
+        char_index: torch.Tensor,
         mask: torch.Tensor,
         lengths: torch.Tensor,
     ) -> torch.Tensor:
-        """Return emission scores (batch, time, num_tags) for padded (batch, time) inputs."""
-        x = self.features(words, casing, chars, mask)  # (batch, time, window * token_size)
+        """Return emission scores (batch, time, num_tags) for the inputs of a ``Batch``."""
+        # (batch, time, window * token_size)
+        x = self.features(words, casing, chars, char_index, mask)
         x = self.dropout(x)
         x = self.recurrent(x, lengths)  # (batch, time, hidden * directions)
         x = self.dropout(x)
         return self.output(x)
 
     def emissions(self, batch: Batch) -> torch.Tensor:
-        return self(batch.words, batch.casing, batch.chars, batch.mask, batch.lengths)
+        return self(*batch.inputs())
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
         """Return the summed loss over the batch's real tokens and the number of those tokens.

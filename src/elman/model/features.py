@@ -21,15 +21,13 @@ class CharCNN(nn.Module):
         self.output_size = filters
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        batch, time, width = chars.shape
-        flat = chars.reshape(batch * time, width)
-        embedded = self.embedding(flat).transpose(1, 2)  # (batch * time, char_dim, width)
-        convolved = self.conv(embedded)  # (batch * time, filters, width)
-        padding = (flat == PAD_ID).unsqueeze(1)
+        """(words, width) character ids -> (words, filters); an all-padding row gives zeros."""
+        embedded = self.embedding(chars).transpose(1, 2)  # (words, char_dim, width)
+        convolved = self.conv(embedded)  # (words, filters, width)
+        padding = (chars == PAD_ID).unsqueeze(1)
         convolved = convolved.masked_fill(padding, float("-inf"))
-        pooled = convolved.max(dim=2).values  # (batch * time, filters)
-        pooled = torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
-        return pooled.reshape(batch, time, -1)
+        pooled = convolved.max(dim=2).values  # (words, filters)
+        return torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
 
 
 class CharRNN(nn.Module):
@@ -48,18 +46,17 @@ class CharRNN(nn.Module):
         self.output_size = 2 * (hidden // 2)
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        batch, time, width = chars.shape
-        flat = chars.reshape(batch * time, width)
-        lengths = (flat != PAD_ID).sum(dim=1).clamp(min=1)  # (batch * time,)
-        embedded = self.embedding(flat)  # (batch * time, width, char_dim)
+        """(words, width) character ids -> (words, 2 * (hidden // 2))."""
+        lengths = (chars != PAD_ID).sum(dim=1).clamp(min=1)  # (words,)
+        embedded = self.embedding(chars)  # (words, width, char_dim)
         last = (lengths - 1).view(-1, 1, 1)
 
-        forward, _ = self.forward_rnn(embedded)  # (batch * time, width, hidden // 2)
+        forward, _ = self.forward_rnn(embedded)  # (words, width, hidden // 2)
         reversed_chars = reverse_within_lengths(embedded, lengths)
         backward, _ = self.backward_rnn(reversed_chars)
         pick = last.expand(-1, 1, forward.size(2))
         encoded = torch.cat([forward.gather(1, pick), backward.gather(1, pick)], dim=-1)
-        return encoded.reshape(batch, time, -1)
+        return encoded.squeeze(1)
 
 
 class TokenFeatures(nn.Module):
@@ -85,13 +82,21 @@ class TokenFeatures(nn.Module):
         self.output_size = size * config.window
 
     def forward(
-        self, words: torch.Tensor, casing: torch.Tensor, chars: torch.Tensor, mask: torch.Tensor
+        self,
+        words: torch.Tensor,
+        casing: torch.Tensor,
+        chars: torch.Tensor,
+        char_index: torch.Tensor,
+        mask: torch.Tensor,
     ) -> torch.Tensor:
+        """Return (batch, time, window * token_size) from the inputs of a ``Batch``."""
         parts = [self.words(words)]  # (batch, time, word_dim)
         if self.casing is not None:
             parts.append(self.casing(casing))
         if self.chars is not None:
-            parts.append(self.chars(chars))
+            # Encode each distinct token once, then copy its vector to every position it fills.
+            encoded = self.chars(chars)  # (types, char_features)
+            parts.append(encoded[char_index])  # (batch, time, char_features)
         # Zero the padding positions, so that the window of a sentence's last word sees the same
         # zeros in a padded batch as at the end of a sentence tagged alone.
         tokens = torch.cat(parts, dim=-1) * mask.unsqueeze(-1)  # (batch, time, token_size)

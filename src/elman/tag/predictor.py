@@ -25,7 +25,7 @@ SENTENCES_PER_CHUNK = 1024
 MAX_SENTENCE_TOKENS = 10_000
 """Length at which ``Tagger.tag_chunks`` cuts a sentence, so that text without sentence ends
 (a log, a table) is tagged in bounded memory. Real sentences are far shorter."""
-MAX_BATCH_TOKENS = 32_768
+MAX_BATCH_TOKENS = 8_192
 """Bound on rows times padded length of one batch. A longer sentence forms a batch alone."""
 
 
@@ -107,7 +107,7 @@ class Tagger:
 
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Return the IOB2 tags of each sentence, in input order."""
-        return [tags for tags, _ in self._predict(sentences)]
+        return [tags for tags, _ in self._predict(sentences, confidences=False)]
 
     def nbest(self, tokens: Sequence[str], k: int) -> list[tuple[float, list[str]]]:
         """Return the ``k`` best tag sequences of one sentence with their scores, best first.
@@ -154,32 +154,41 @@ class Tagger:
             predictions = iter(self._predict([[token.text for token in s] for s in chunk]))
             yield _collect(text, chunk, predictions)
 
-    def _predict(self, sentences: Sequence[Sequence[str]]) -> list[tuple[list[str], list[float]]]:
-        """Return (tags, confidence of each tag) per sentence, in input order."""
+    def _predict(
+        self, sentences: Sequence[Sequence[str]], *, confidences: bool = True
+    ) -> list[tuple[list[str], list[float]]]:
+        """Return (tags, confidence of each tag) per sentence, in input order.
+
+        Without ``confidences`` the lists of confidences are empty, which saves a pass over the
+        scores (and the CRF's forward-backward) when only tags are wanted.
+        """
         results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
         lengths = [len(tokens) for tokens in sentences]
         with torch.inference_mode():
             for indices in length_batches(lengths, self.batch_size, shuffle=False):
                 nonempty = [i for i in indices if lengths[i] > 0]
                 for part in _bounded_batches(nonempty, lengths):
-                    rows = self._predict_batch([sentences[i] for i in part])
+                    rows = self._predict_batch([sentences[i] for i in part], confidences)
                     for index, row in zip(part, rows, strict=True):
                         results[index] = row
         return results
 
     def _predict_batch(
-        self, sentences: Sequence[Sequence[str]]
+        self, sentences: Sequence[Sequence[str]], confidences: bool
     ) -> list[tuple[list[str], list[float]]]:
         chars = self.model.config.char_encoder != "none"
         batch = encode_batch(self.vocab, sentences, chars=chars)
         scores = self._emissions(batch)  # (batch, time, num_tags)
         paths = self.model.decode(scores, batch.mask)
+        names = self.vocab.tags
+        if not confidences:
+            return [([names[i] for i in path], []) for path in paths]
         probs = self.model.tag_probabilities(scores, batch.mask)
         chosen = torch.zeros(batch.mask.shape, dtype=torch.long)
         chosen[batch.mask] = torch.tensor([tag for path in paths for tag in path])
         confidence = probs.gather(2, chosen.unsqueeze(-1)).squeeze(-1).tolist()
         return [
-            ([self.vocab.tags[i] for i in path], confidence[row][: len(path)])
+            ([names[i] for i in path], confidence[row][: len(path)])
             for row, path in enumerate(paths)
         ]
 

@@ -19,7 +19,8 @@ class TrainConfig:
     ``lr_decay`` after ``lr_patience`` epochs without a better dev F1; training stops after
     ``patience`` such epochs.
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
-    ``max_minutes`` > 0 stops training after the first epoch that ends past that time budget.
+    ``max_minutes`` > 0 stops training before an epoch that would end past that time budget,
+    judging by the length of the epoch before it (the first epoch always runs).
     """
 
     optimizer: str = "adam"

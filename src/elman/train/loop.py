@@ -314,9 +314,14 @@ class Trainer:
         state.history.append(record)
         state.seconds += seconds
         stopping = dev is not None and state.epochs_without_improvement >= self.config.patience
+        # The next epoch is expected to last as long as this one; stop if it would end late.
         budget = self.config.max_minutes * 60
-        if budget and state.seconds >= budget and state.epoch < self.config.epochs:
-            logger.info("stopping: %.1f minutes of training reached", state.seconds / 60)
+        if budget and state.seconds + seconds > budget and state.epoch < self.config.epochs:
+            logger.info(
+                "stopping after %.1f minutes: another epoch would pass train.max_minutes=%g",
+                state.seconds / 60,
+                self.config.max_minutes,
+            )
             stopping = True
         return EpochInfo(
             epoch=state.epoch,

@@ -196,7 +196,7 @@ def _add_graph(writer: SummaryWriter, trainer: Trainer) -> None:
     if not sentences:
         return
     batch = encode_batch(trainer.vocab, sentences, chars=model.config.char_encoder != "none")
-    inputs = (batch.words, batch.casing, batch.chars, batch.mask, batch.lengths)
+    inputs = batch.inputs()
     # Tracing runs the model in eval mode. fork_rng keeps the run's random streams intact, so
     # a run with TensorBoard gives the same weights as one without.
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
