@@ -83,7 +83,10 @@ def elman_figures(
     saved = launch_training(train_path=train, dev=dev, output=output, preset=preset, progress=False)
     train_minutes = (time.perf_counter() - started) / 60
     tokens = sum(len(s) for s in test)
-    tagger = Tagger(saved)
+    # As `elman tag` does: one batch per core at a time, one PyTorch thread each.
+    cores = torch.get_num_threads()
+    tagger = Tagger(saved, workers=cores)
+    torch.set_num_threads(1)
     f1 = score(gold, tagger.tag_sentences(test)).f1
 
     batch_seconds = median_time(lambda: tagger.tag_sentences(test))
@@ -104,6 +107,7 @@ def elman_figures(
         tagger.tag_tokens(sentence)
         latencies.append(time.perf_counter() - begin)
 
+    torch.set_num_threads(cores)
     history = saved.scores["history"]
     train_speed = statistics.median(h["tokens_per_second"] for h in history)
     mean_chars = sum(len(t) for s in test for t in s) / tokens

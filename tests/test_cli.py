@@ -56,6 +56,19 @@ def test_missing_model_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_tag_threads_give_same_output(tiny_model: Path, tmp_path: Path) -> None:
+    # One document of 600 sentences: more than one batch, so two threads share the work.
+    source = tmp_path / "long.txt"
+    source.write_text(
+        "".join(f"Mara Quist joined Pellucid Labs in Bergen {n} .\n" for n in range(600)),
+        encoding="utf-8",
+    )
+    one = run("-q", "tag", str(tiny_model), str(source), "--threads", "1")
+    two = run("-q", "tag", str(tiny_model), str(source), "--threads", "2")
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout
+
+
 def test_tag_stdin_writes_json_lines(tiny_model: Path) -> None:
     text = "Mara Quist joined Pellucid Labs.\nJonas Feld visited Bergen.\n"
     result = run("-q", "tag", str(tiny_model), stdin=text)

@@ -281,7 +281,8 @@ def tag(
     threads: Annotated[
         int,
         typer.Option(
-            min=0, help="CPU threads for the network; 0 keeps torch's default (physical cores)."
+            min=0,
+            help="Batches tagged at the same time, one CPU thread each; 0: one per physical core.",
         ),
     ] = 0,
     input_dir: Annotated[
@@ -333,11 +334,8 @@ def tag(
 
     # Bounded memory over long documents; the collection workers do the same.
     return_large_blocks()
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
-    tagger = load(model, backend=backend.value)
+    workers = _tagging_workers(threads, backend)
+    tagger = load(model, backend=backend.value, workers=workers)
     chunks = tag_documents(
         tagger, files or [], format.value, input_format.value, include_tokens=tokens, nbest=nbest
     )
@@ -347,6 +345,20 @@ def tag(
         sys.stdout.flush()
     else:
         atomic.write_chunks(output, chunks)
+
+
+def _tagging_workers(threads: int, backend: Backend) -> int:
+    """Return the number of tagging threads and give each one PyTorch thread.
+
+    onnxruntime spreads one batch over the cores itself, so the onnx backend gets one worker.
+    """
+    import torch
+
+    count = threads or torch.get_num_threads()  # torch's default is the physical cores
+    if backend is Backend.onnx:
+        return 1
+    torch.set_num_threads(1)
+    return count
 
 
 @app.command()

@@ -81,3 +81,23 @@ def test_repeated_tokens_share_one_character_row(tagger: Tagger) -> None:
     assert batch.chars.shape[0] == 3
     assert batch.char_index.tolist() == [[1, 2, 1], [2, 0, 0]]
     assert not batch.chars[0].any()
+
+
+def test_workers_give_same_tags(tiny_model: Path, tagger: Tagger) -> None:
+    from elman.data.readers import read_corpus
+
+    sentences = [list(s.tokens) for s in read_corpus("builtin:train").sentences]
+    # Batches of 16 give many batches, so that both workers tag some of them.
+    parallel = load(tiny_model, workers=2)
+    parallel.batch_size = 16
+    assert parallel.tag_sentences(sentences) == tagger.tag_sentences(sentences)
+    assert parallel.tag_texts(["Mara Quist flew to Lund ."] * 40) == tagger.tag_texts(
+        ["Mara Quist flew to Lund ."] * 40
+    )
+
+
+def test_zero_workers_is_invalid(tiny_model: Path) -> None:
+    from elman.errors import ModelError
+
+    with pytest.raises(ModelError, match="workers=0"):
+        load(tiny_model, workers=0)
