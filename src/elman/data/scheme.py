@@ -16,6 +16,7 @@ The project keeps tags in IOB2 internally and converts at the edges. Spans are h
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from elman.errors import ConfigError
 
@@ -188,6 +189,8 @@ def count_violations(tags: Sequence[str], scheme: str) -> int:
     return violations
 
 
+# Reading a corpus checks every pair of neighbouring tags, and there are few distinct pairs.
+@lru_cache(maxsize=65536)
 def allowed_transition(prev: str, cur: str, scheme: str) -> bool:
     """Return whether the strict rules of ``scheme`` allow tag ``cur`` right after tag ``prev``.
 
@@ -203,12 +206,14 @@ def allowed_transition(prev: str, cur: str, scheme: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def allowed_end(tag: str, scheme: str) -> bool:
     """Return whether a sentence may end on ``tag`` under ``scheme``."""
     scheme = normalize_scheme(scheme)
     return _may_end(_parse(tag, scheme), scheme)
 
 
+@lru_cache(maxsize=4096)
 def _parse(tag: str, scheme: str) -> tuple[str, str]:
     check_tag(tag, scheme)
     return split_tag(tag)
