@@ -78,7 +78,8 @@ class _OldCharInput(torch.nn.Module):
         return words.float().unsqueeze(-1) + chars.float().sum(-1, keepdim=True)
 
 
-def test_graph_with_old_character_input_asks_for_export(tmp_path: Path) -> None:
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_old_char_input_asks_for_export(tmp_path: Path) -> None:
     path = tmp_path / "old.onnx"
     words, chars = torch.zeros((1, 2), dtype=torch.long), torch.zeros((1, 2, 3), dtype=torch.long)
     torch.onnx.export(

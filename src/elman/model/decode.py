@@ -61,7 +61,7 @@ def viterbi(
         # candidates[b, i, j]: best path ending in i at t - 1, then j at t
         candidates = best[:, :, None] + moves + emissions[:, t, None, :]
         step_from = candidates.argmax(axis=1)  # (batch, num_tags)
-        step_best = candidates.max(axis=1)
+        step_best = np.take_along_axis(candidates, step_from[:, None, :], axis=1)[:, 0]
         keep = real[:, t, None]
         best = np.where(keep, step_best, best)
         backpointers[t - 1] = np.where(keep, step_from, identity)

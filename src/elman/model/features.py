@@ -11,6 +11,10 @@ from elman.model.config import ModelConfig
 from elman.model.recurrent import reverse_within_lengths
 
 
+SHORT_WORD = 8
+"""Words of at most this many characters are encoded in a narrower tensor (most words are)."""
+
+
 class CharCNN(nn.Module):
     """A word's characters -> one vector: embeddings, a width-3 convolution, max over positions."""
 
@@ -21,7 +25,21 @@ class CharCNN(nn.Module):
         self.output_size = filters
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """(words, width) character ids -> (words, filters); an all-padding row gives zeros."""
+        """(words, width) character ids -> (words, filters); an all-padding row gives zeros.
+
+        Outside tracing, short and long words go through the convolution apart, so that short
+        words are not padded to the longest one. The padding embedding is zero, like the
+        convolution's own padding, so both ways give the same vectors.
+        """
+        if chars.size(1) <= SHORT_WORD or torch.jit.is_tracing():
+            return self._encode(chars)
+        short = (chars[:, SHORT_WORD:] == PAD_ID).all(dim=1)  # (words,)
+        encoded = chars.new_empty((chars.size(0), self.output_size), dtype=torch.float)
+        encoded[short] = self._encode(chars[short, :SHORT_WORD])
+        encoded[~short] = self._encode(chars[~short])
+        return encoded
+
+    def _encode(self, chars: torch.Tensor) -> torch.Tensor:
         embedded = self.embedding(chars).transpose(1, 2)  # (words, char_dim, width)
         convolved = self.conv(embedded)  # (words, filters, width)
         padding = (chars == PAD_ID).unsqueeze(1)

@@ -1,0 +1,33 @@
+"""Character encoders: short and long words, padding rows, and the context window."""
+
+from __future__ import annotations
+
+import torch
+
+from elman.data.vocab import PAD_ID
+from elman.model.features import SHORT_WORD, CharCNN
+
+
+def _rows(lengths: list[int], width: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(3)
+    rows = torch.full((len(lengths), width), PAD_ID, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        rows[row, :length] = torch.randint(2, 40, (length,), generator=generator)
+    return rows
+
+
+def test_char_cnn_split_equals_one_pass() -> None:
+    torch.manual_seed(0)
+    encoder = CharCNN(40, 6, 5)
+    chars = _rows([0, 1, 3, SHORT_WORD, SHORT_WORD + 1, 17, 2], width=17)
+    split = encoder(chars)
+    whole = encoder._encode(chars)
+    assert torch.allclose(split, whole, atol=1e-6)
+    assert not split[0].any()
+
+
+def test_char_cnn_split_has_gradients() -> None:
+    encoder = CharCNN(40, 6, 5)
+    encoder(_rows([2, SHORT_WORD + 4], width=12)).sum().backward()
+    assert encoder.conv.weight.grad is not None
+    assert encoder.conv.weight.grad.abs().sum() > 0
