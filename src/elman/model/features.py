@@ -10,7 +10,6 @@ from elman.data.vocab import CASINGS, PAD_ID
 from elman.model.config import ModelConfig
 from elman.model.recurrent import reverse_within_lengths
 
-
 SHORT_WORD = 8
 """Words of at most this many characters are encoded in a narrower tensor (most words are)."""
 
