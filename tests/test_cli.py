@@ -63,10 +63,11 @@ def test_tag_threads_give_same_output(tiny_model: Path, tmp_path: Path) -> None:
         "".join(f"Mara Quist joined Pellucid Labs in Bergen {n} .\n" for n in range(600)),
         encoding="utf-8",
     )
-    one = run("-q", "tag", str(tiny_model), str(source), "--threads", "1")
-    two = run("-q", "tag", str(tiny_model), str(source), "--threads", "2")
-    assert one.returncode == two.returncode == 0
-    assert one.stdout == two.stdout
+    one_thread = run("-q", "tag", str(tiny_model), str(source), "--threads", "1")
+    two_threads = run("-q", "tag", str(tiny_model), str(source), "--threads", "2")
+    assert one_thread.returncode == 0
+    assert two_threads.returncode == 0
+    assert one_thread.stdout == two_threads.stdout
 
 
 def test_tag_stdin_writes_json_lines(tiny_model: Path) -> None:

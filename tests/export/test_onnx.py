@@ -72,7 +72,7 @@ def test_missing_onnx_file_names_export_command(tiny_model: Path) -> None:
 
 
 class _OldCharInput(torch.nn.Module):
-    """Stands for a graph exported before characters came once per distinct token."""
+    """A graph with the per-position character input of exports by earlier versions."""
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
         return words.float().unsqueeze(-1) + chars.float().sum(-1, keepdim=True)

@@ -1,4 +1,4 @@
-"""Character encoders: short and long words, padding rows, and the context window."""
+"""The character CNN: short and long words encoded apart, and padding rows."""
 
 from __future__ import annotations
 

@@ -66,14 +66,14 @@ def test_nbest_first_equals_decoded_tags(tagger: Tagger) -> None:
     assert len({tuple(tags) for _, tags in best}) == 3
 
 
-def test_tags_alone_equal_tags_with_confidences(tagger: Tagger) -> None:
+def test_tags_match_confidence_path(tagger: Tagger) -> None:
     text = "Mara Quist flew to Lund . Then she met Jonas Berg in Oslo ."
     tagged = tagger.tag_text(text)
     sentences = [[token.text for token in sentence] for sentence in tagged.sentences]
     assert tagger.tag_sentences(sentences) == tagged.tags
 
 
-def test_repeated_tokens_share_one_character_row(tagger: Tagger) -> None:
+def test_repeated_tokens_share_char_row(tagger: Tagger) -> None:
     from elman.data.batch import encode_batch
 
     batch = encode_batch(tagger.vocab, [["Lund", "and", "Lund"], ["and"]], chars=True)

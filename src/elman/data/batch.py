@@ -35,7 +35,7 @@ class Batch:
         return int(self.lengths.sum())
 
     def inputs(self) -> tuple[torch.Tensor, ...]:
-        """The network's inputs, in the order of ``ElmanTagger.forward`` and the ONNX graph."""
+        """Return the network's inputs, in the order of ``ElmanTagger.forward`` and the ONNX graph."""
         return (self.words, self.casing, self.chars, self.char_index, self.mask, self.lengths)
 
 
@@ -59,7 +59,7 @@ def encode_batch(
     time = max(int(lengths.max()) if size else 1, 1)
     mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
 
-    # Each distinct token is looked up once; its row among the distinct tokens then fills the
+    # Each distinct token is looked up once. Its row among the distinct tokens then fills the
     # padded tensors in one step each, because the mask's True positions, read row by row, are
     # exactly the tokens in order.
     rows_of: dict[str, int] = {}
