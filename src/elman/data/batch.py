@@ -35,7 +35,7 @@ class Batch:
         return int(self.lengths.sum())
 
     def inputs(self) -> tuple[torch.Tensor, ...]:
-        """Return the network's inputs, in the order of ``ElmanTagger.forward`` and the ONNX graph."""
+        """Return the network's inputs in the order of ``ElmanTagger.forward`` and of ONNX."""
         return (self.words, self.casing, self.chars, self.char_index, self.mask, self.lengths)
 
 
