@@ -277,6 +277,18 @@ def collection_memory(model: Path, megabytes: int) -> float:
     return int(result.stdout.split()[-1]) / 1024
 
 
+def _check_competitors() -> None:
+    """Exit before any training when spaCy or sklearn-crfsuite is not installed."""
+    import importlib.util
+
+    missing = [name for name in ("spacy", "sklearn_crfsuite") if not importlib.util.find_spec(name)]
+    if missing:
+        raise SystemExit(
+            f"missing competitors: {', '.join(missing)}; install them with "
+            ".venv/bin/pip install spacy sklearn-crfsuite, or pass --skip-competitors"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["fast", "conll"])
@@ -284,6 +296,8 @@ def main() -> None:
     parser.add_argument("--skip-competitors", action="store_true")
     parser.add_argument("--memory-mb", type=int, default=50)
     args = parser.parse_args()
+    if not args.skip_competitors:
+        _check_competitors()
 
     train_path, dev_path, test_path = corpus_paths("conll")
     train = read_corpus(train_path)
