@@ -121,7 +121,16 @@ def _run_ranks(workdir: Path, nan_at_call: int | None = None) -> list[dict[str, 
         start_method="spawn",
     )
     deadline = time.monotonic() + RANK_TIMEOUT
-    while not context.join(timeout=1.0):
+    while True:
+        try:
+            if context.join(timeout=1.0):
+                break
+        except torch.multiprocessing.ProcessExitedException:
+            # NOTE: a rank sometimes aborts while gloo's threads are torn down at exit, after it
+            # wrote its results. Only a rank that ends before writing them fails the test.
+            if all((workdir / f"rank{rank}.json").exists() for rank in range(WORLD)):
+                break
+            raise
         if time.monotonic() > deadline:
             for process in context.processes:
                 process.kill()
