@@ -354,9 +354,9 @@ def _tagging_workers(threads: int, backend: Backend) -> int:
     """
     import torch
 
-    count = threads or torch.get_num_threads()  # torch's default is the physical cores
     if backend is Backend.onnx:
         return 1
+    count = threads or torch.get_num_threads()  # torch's default is the physical cores
     torch.set_num_threads(1)
     return count
 
