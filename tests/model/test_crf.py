@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from elman.model.crf import CRF
-from elman.model.decode import IMPOSSIBLE, nbest, transition_constraints, viterbi
+from elman.model.decode import (
+    IMPOSSIBLE,
+    constrained_argmax,
+    nbest,
+    transition_constraints,
+    viterbi,
+)
 
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 
@@ -126,3 +132,16 @@ def test_nbest_equals_sorted_enumeration(seed: int) -> None:
     assert [path for _, path in best] == [list(p) for p in ranked]
     for score, path in best:
         assert abs(score - float(_path_score(crf, emissions, tuple(path)))) < 1e-4
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_constrained_argmax_equals_viterbi(seed: int) -> None:
+    torch.manual_seed(seed)
+    start, transitions, end = transition_constraints(TAGS)
+    scores = torch.randn(8, 7, len(TAGS))
+    scores[:4, :, 2] += 1.5  # favour I-PER, which IOB2 forbids after O, in half of the rows
+    mask = torch.arange(7).unsqueeze(0) < torch.randint(1, 8, (8, 1))
+    log_probs = torch.log_softmax(scores, dim=-1)
+    assert constrained_argmax(scores, mask, start, transitions, end) == viterbi(
+        log_probs, mask, start, transitions, end
+    )

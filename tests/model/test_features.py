@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from elman.data.vocab import PAD_ID
@@ -31,3 +32,34 @@ def test_char_cnn_split_has_gradients() -> None:
     encoder(_rows([2, SHORT_WORD + 4], width=12)).sum().backward()
     assert encoder.conv.weight.grad is not None
     assert encoder.conv.weight.grad.abs().sum() > 0
+
+
+def test_char_cnn_summed_rows_equal_the_convolution() -> None:
+    torch.manual_seed(1)
+    encoder = CharCNN(40, 6, 5)
+    chars = _rows([0, 1, 2, 3, SHORT_WORD, SHORT_WORD + 1, 17, 5], width=17)
+    with torch.no_grad():
+        convolved = encoder._encode(chars)
+        summed = encoder._encode_summed(chars)
+        through_forward = encoder(chars)
+    assert torch.allclose(summed, convolved, atol=1e-5)
+    assert torch.allclose(through_forward, convolved, atol=1e-5)
+    assert not summed[0].any()
+
+
+def test_char_cnn_convolves_only_with_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = CharCNN(40, 6, 5)
+    chars = _rows([3, 4], width=4)
+    calls: list[int] = []
+    convolve = encoder._encode
+
+    def counted(rows: torch.Tensor) -> torch.Tensor:
+        calls.append(rows.size(0))
+        return convolve(rows)
+
+    monkeypatch.setattr(encoder, "_encode", counted)
+    encoder(chars)
+    assert calls == [2]
+    with torch.inference_mode():
+        encoder(chars)
+    assert calls == [2]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 import torch
 
 from elman.data.vocab import PAD_ID, UNK_ID, Vocabularies
@@ -24,8 +26,8 @@ class Batch:
 
     words: torch.Tensor  # (batch, time) long
     casing: torch.Tensor  # (batch, time) long
-    chars: torch.Tensor  # (types, width) long: the characters of each distinct token
-    char_index: torch.Tensor  # (batch, time) long: the row of ``chars`` of each position
+    chars: torch.Tensor  # (types + 1, width) long: row 0 padding, then each distinct token
+    char_index: torch.Tensor  # (batch, time) long: each position's distinct token, 0 for padding
     mask: torch.Tensor  # (batch, time) bool
     lengths: torch.Tensor  # (batch,) long
     tags: torch.Tensor | None  # (batch, time) long, IGNORE_INDEX at padding
@@ -62,26 +64,25 @@ def encode_batch(
     # Each distinct token is looked up once. Its row among the distinct tokens then fills the
     # padded tensors in one step each, because the mask's True positions, read row by row, are
     # exactly the tokens in order.
-    rows_of: dict[str, int] = {}
-    rows = [rows_of.setdefault(token, len(rows_of)) for tokens in sentences for token in tokens]
-    features = [vocab.token_features(token) for token in rows_of]
-    position_rows = torch.tensor(rows, dtype=torch.long)  # (tokens,)
+    flat = list(chain.from_iterable(sentences))
+    rows_of = {token: row for row, token in enumerate(dict.fromkeys(flat))}
+    position_rows = _long_tensor(list(map(rows_of.__getitem__, flat)))  # (tokens,)
+    features = list(map(vocab.token_features, rows_of))
+    word_ids, casing_ids, spellings = zip(*features, strict=True) if features else ((), (), ())
 
     words = torch.zeros((size, time), dtype=torch.long)
-    type_words = torch.tensor([feature[0] for feature in features], dtype=torch.long)
-    words[mask] = type_words[position_rows]
+    words[mask] = _long_tensor(word_ids)[position_rows]
     if rare_unk is not None:
-        words[mask] = torch.tensor(_drop_rare(vocab, words[mask].tolist(), *rare_unk))
+        words[mask] = _long_tensor(_drop_rare(vocab, words[mask].tolist(), *rare_unk))
     casing = torch.zeros((size, time), dtype=torch.long)
-    type_casing = torch.tensor([feature[1] for feature in features], dtype=torch.long)
-    casing[mask] = type_casing[position_rows]
+    casing[mask] = _long_tensor(casing_ids)[position_rows]
 
-    # Row 0 of the character ids is all padding and stands for padding positions (and for every
-    # token when characters are off), so the character encoder runs once per distinct token.
+    # Row 0 of the character ids is all padding and stands for padding positions, so the
+    # character encoder runs once per distinct token. Without characters each row is one
+    # padding id; ``char_index`` still numbers the distinct tokens.
     char_index = torch.zeros((size, time), dtype=torch.long)
-    if chars and features:
-        char_index[mask] = position_rows + 1
-    char_ids = _char_rows([feature[2] for feature in features] if chars else [], max_word_chars)
+    char_index[mask] = position_rows + 1
+    char_ids = _char_rows(spellings, max_word_chars if chars else 0)
 
     tag_ids = None
     if tags is not None:
@@ -92,12 +93,23 @@ def encode_batch(
     return Batch(words, casing, char_ids, char_index, mask, lengths, tag_ids)
 
 
-def _char_rows(spellings: list[tuple[int, ...]], max_word_chars: int) -> torch.Tensor:
-    """(types + 1, width) character ids: a padding row, then each spelling cut or padded."""
-    width = max((min(len(ids), max_word_chars) for ids in spellings), default=1) or 1
-    padding = (PAD_ID,) * width
-    rows = [padding, *((ids + padding)[:width] for ids in spellings)]
-    return torch.tensor(rows, dtype=torch.long)
+def _char_rows(spellings: Sequence[tuple[int, ...]], max_word_chars: int) -> torch.Tensor:
+    """(types + 1, width) character ids: a padding row, then each spelling cut or padded.
+
+    ``max_word_chars`` 0 gives one padding column per row.
+    """
+    cut = [ids if len(ids) <= max_word_chars else ids[:max_word_chars] for ids in spellings]
+    sizes = np.fromiter(map(len, cut), np.int64, len(cut))  # (types,)
+    width = max(int(sizes.max(initial=0)), 1)
+    rows = np.full((len(cut) + 1, width), PAD_ID, dtype=np.int64)
+    kept = np.arange(width) < sizes[:, None]  # (types, width)
+    rows[1:][kept] = np.fromiter(chain.from_iterable(cut), np.int64, int(sizes.sum()))
+    return torch.from_numpy(rows)
+
+
+def _long_tensor(values: Sequence[int]) -> torch.Tensor:
+    """A 1-D long tensor from a list, through NumPy, which converts lists several times faster."""
+    return torch.from_numpy(np.fromiter(values, np.int64, len(values)))
 
 
 def _drop_rare(vocab: Vocabularies, ids: list[int], prob: float, rng: random.Random) -> list[int]:

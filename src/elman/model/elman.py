@@ -11,9 +11,10 @@ from torch import nn
 from elman.data.batch import IGNORE_INDEX, Batch
 from elman.model.config import ModelConfig
 from elman.model.crf import CRF
-from elman.model.decode import transition_constraints, viterbi
+from elman.model.decode import constrained_argmax, transition_constraints
 from elman.model.features import TokenFeatures
 from elman.model.recurrent import RecurrentStack
+from elman.model.typed import supports_typed_path, typed_emissions
 
 
 class ElmanTagger(nn.Module):
@@ -33,6 +34,7 @@ class ElmanTagger(nn.Module):
         self.output = nn.Linear(self.recurrent.output_size, len(self.tags))
         constraints = transition_constraints(self.tags)
         self.crf: CRF | None = CRF(len(self.tags), constraints) if config.output == "crf" else None
+        self._typed = supports_typed_path(self)
         for name, mask in zip(
             ("start_mask", "transition_mask", "end_mask"), constraints, strict=True
         ):
@@ -56,6 +58,15 @@ class ElmanTagger(nn.Module):
         return self.output(x)
 
     def emissions(self, batch: Batch) -> torch.Tensor:
+        """Return emission scores (batch, time, num_tags) of a ``Batch``.
+
+        Without gradients in eval mode, an all-Elman model takes the faster path of
+        ``elman.model.typed``, which gives the same scores up to float rounding.
+        """
+        if self._typed and not self.training and not torch.is_grad_enabled():
+            return typed_emissions(
+                self, batch.words, batch.casing, batch.chars, batch.char_index, batch.lengths
+            )
         return self(*batch.inputs())
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
@@ -81,10 +92,10 @@ class ElmanTagger(nn.Module):
         """Turn emission scores into one list of tag ids per row, of the row's real length."""
         if self.crf is not None:
             return self.crf.decode(scores, mask)
-        log_probs = torch.log_softmax(scores, dim=-1)
         if self.config.constrained_decoding:
-            return viterbi(log_probs, mask, self.start_mask, self.transition_mask, self.end_mask)
-        best = log_probs.argmax(dim=-1).tolist()
+            masks = (self.start_mask, self.transition_mask, self.end_mask)
+            return constrained_argmax(scores, mask, *masks)
+        best = scores.argmax(dim=-1).tolist()
         return [row[: int(n)] for row, n in zip(best, mask.sum(dim=1).tolist(), strict=True)]
 
     def tag_probabilities(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

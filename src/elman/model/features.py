@@ -28,14 +28,18 @@ class CharCNN(nn.Module):
 
         Outside tracing, short and long words go through the convolution apart, so that short
         words are not padded to the longest one. The padding embedding is zero, like the
-        convolution's own padding, so both ways give the same vectors.
+        convolution's own padding, so both ways give the same vectors. Without gradients the
+        convolution is computed as sums of looked-up rows (``_encode_summed``).
         """
-        if chars.size(1) <= SHORT_WORD or torch.jit.is_tracing():
+        if torch.jit.is_tracing():
             return self._encode(chars)
+        encode = self._encode if torch.is_grad_enabled() else self._encode_summed
+        if chars.size(1) <= SHORT_WORD:
+            return encode(chars)
         short = (chars[:, SHORT_WORD:] == PAD_ID).all(dim=1)  # (words,)
         encoded = chars.new_empty((chars.size(0), self.output_size), dtype=torch.float)
-        encoded[short] = self._encode(chars[short, :SHORT_WORD])
-        encoded[~short] = self._encode(chars[~short])
+        encoded[short] = encode(chars[short, :SHORT_WORD])
+        encoded[~short] = encode(chars[~short])
         return encoded
 
     def _encode(self, chars: torch.Tensor) -> torch.Tensor:
@@ -43,8 +47,35 @@ class CharCNN(nn.Module):
         convolved = self.conv(embedded)  # (words, filters, width)
         padding = (chars == PAD_ID).unsqueeze(1)
         convolved = convolved.masked_fill(padding, float("-inf"))
-        pooled = convolved.max(dim=2).values  # (words, filters)
-        return torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
+        return _max_or_zero(convolved.max(dim=2).values)
+
+    def _encode_summed(self, chars: torch.Tensor) -> torch.Tensor:
+        """``_encode`` without the convolution operator.
+
+        The convolution is linear in the character embeddings, so the output at a position is
+        the bias plus, for each of the 3 kernel offsets, a row looked up by the character there.
+        This gives the same vectors, somewhat faster. It also leaves out oneDNN, whose cache of
+        compiled convolutions grows with every new input shape (about 90 MB over a long tagging
+        run) until it holds 1,024 of them.
+        """
+        filters = self.output_size
+        words, width = chars.shape
+        kernel = self.conv.weight.size(2)
+        # table[c * kernel + k]: character c's contribution at kernel offset k
+        table = torch.einsum("cd,fdk->ckf", self.embedding.weight, self.conv.weight)
+        padded = F.pad(chars, (kernel // 2, kernel // 2), value=PAD_ID)
+        rows = torch.stack(
+            [padded[:, k : k + width] * kernel + k for k in range(kernel)], dim=-1
+        )  # (words, width, kernel)
+        convolved = F.embedding_bag(rows.view(-1, kernel), table.reshape(-1, filters), mode="sum")
+        convolved = convolved.view(words, width, filters)
+        convolved.masked_fill_((chars == PAD_ID).unsqueeze(-1), float("-inf"))
+        return _max_or_zero(convolved.amax(dim=1) + self.conv.get_parameter("bias"))
+
+
+def _max_or_zero(pooled: torch.Tensor) -> torch.Tensor:
+    """Replace the -inf maxima of words with no characters (padding rows) by zeros."""
+    return torch.where(torch.isinf(pooled), torch.zeros_like(pooled), pooled)
 
 
 class CharRNN(nn.Module):

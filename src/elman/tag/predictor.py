@@ -78,7 +78,7 @@ class Tagger:
         self,
         saved: SavedModel,
         *,
-        batch_size: int = 256,
+        batch_size: int = 1024,
         backend: str = "torch",
         onnx_file: str | Path | None = None,
         workers: int = 1,
