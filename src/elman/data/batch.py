@@ -102,13 +102,13 @@ def _char_rows(spellings: Sequence[tuple[int, ...]], max_word_chars: int) -> tor
     sizes = np.fromiter(map(len, cut), np.int64, len(cut))  # (types,)
     width = max(int(sizes.max(initial=0)), 1)
     rows = np.full((len(cut) + 1, width), PAD_ID, dtype=np.int64)
-    kept = np.arange(width) < sizes[:, None]  # (types, width)
-    rows[1:][kept] = np.fromiter(chain.from_iterable(cut), np.int64, int(sizes.sum()))
+    filled = np.arange(width) < sizes[:, None]  # (types, width)
+    rows[1:][filled] = np.fromiter(chain.from_iterable(cut), np.int64, int(sizes.sum()))
     return torch.from_numpy(rows)
 
 
 def _long_tensor(values: Sequence[int]) -> torch.Tensor:
-    """A 1-D long tensor from a list, through NumPy, which converts lists several times faster."""
+    """Convert a list to a 1-D long tensor through NumPy, which is several times faster."""
     return torch.from_numpy(np.fromiter(values, np.int64, len(values)))
 
 

@@ -12,6 +12,7 @@ from elman.data.batch import IGNORE_INDEX, Batch
 from elman.model.config import ModelConfig
 from elman.model.crf import CRF
 from elman.model.decode import constrained_argmax, transition_constraints
+from elman.model.dropout import Dropout
 from elman.model.features import TokenFeatures
 from elman.model.recurrent import RecurrentStack
 from elman.model.typed import supports_typed_path, typed_emissions
@@ -29,7 +30,7 @@ class ElmanTagger(nn.Module):
         self.config = config
         self.tags = list(tags)
         self.features = TokenFeatures(config, num_words, num_chars)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.recurrent = RecurrentStack(config, self.features.output_size, len(self.tags))
         self.output = nn.Linear(self.recurrent.output_size, len(self.tags))
         constraints = transition_constraints(self.tags)

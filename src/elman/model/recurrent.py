@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from elman.model.config import ModelConfig
+from elman.model.dropout import Dropout
 
 
 def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -114,7 +115,7 @@ class RecurrentStack(nn.Module):
                 self.backward_cells.append(make_cell(config, size, num_tags))
             size = config.hidden * (2 if config.bidirectional else 1)
         self.output_size = size
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         for layer, cell in enumerate(self.forward_cells):
