@@ -10,7 +10,8 @@ class Dropout(nn.Module):
     """Inverted dropout, as ``torch.nn.Dropout``.
 
     In training each element is zeroed with probability ``p`` and the others are scaled by
-    ``1 / (1 - p)``. In eval mode the layer returns its input. The mask is ``uniform(0, 1) >= p``, which has the same distribution as the Bernoulli draw of
+    ``1 / (1 - p)``. In eval mode the layer returns its input. The mask is
+    ``uniform(0, 1) >= p``, which has the same distribution as the Bernoulli draw of
     ``torch.nn.Dropout``. On a CPU, drawing uniform samples takes about half the time.
     """
 
