@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,21 @@ def test_train_help_states_defaults() -> None:
     assert result.returncode == 0
     assert "--set" in result.stdout
     assert "default" in result.stdout.lower()
+
+
+def test_train_help_shows_table_names() -> None:
+    # A wide terminal, so that the help text is not wrapped inside the names.
+    environment = {**os.environ, "COLUMNS": "250"}
+    result = subprocess.run(
+        [*ELMAN, "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=environment,
+    )
+    assert result.returncode == 0
+    assert "[model] and [train] tables" in result.stdout
 
 
 def test_malformed_corpus_exits_2_with_location(tmp_path: Path) -> None:

@@ -130,7 +130,7 @@ def train(
     ] = Separator.auto,
     preset: Annotated[str | None, typer.Option(help="Named settings; see elman presets.")] = None,
     config: Annotated[
-        Path | None, typer.Option(help="TOML file with [model] and [train] tables.")
+        Path | None, typer.Option(help="TOML file with \\[model] and \\[train] tables.")
     ] = None,
     set_: Annotated[
         list[str] | None,
