@@ -27,9 +27,13 @@ def test_dropout_gradient_follows_the_mask() -> None:
     assert torch.equal(x.grad, out.detach())
 
 
-def test_dropout_does_nothing_in_eval_mode_or_at_zero() -> None:
+def test_dropout_eval_mode_returns_input() -> None:
     x = torch.randn(50)
     assert Dropout(0.5).eval()(x) is x
+
+
+def test_dropout_zero_returns_input() -> None:
+    x = torch.randn(50)
     assert Dropout(0.0)(x) is x
 
 

@@ -47,9 +47,7 @@ def test_typed_scores_equal_forward(config: ModelConfig, seed: int) -> None:
     batch = encode_batch(vocab, SENTENCES, chars=config.char_encoder != "none")
     with torch.no_grad():
         general = model(*batch.inputs())
-        typed = typed_emissions(
-            model, batch.words, batch.casing, batch.chars, batch.char_index, batch.lengths
-        )
+        typed = typed_emissions(model, batch)
     assert typed.shape == general.shape
     assert torch.allclose(typed[batch.mask], general[batch.mask], atol=1e-5)
 

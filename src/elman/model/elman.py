@@ -65,9 +65,7 @@ class ElmanTagger(nn.Module):
         ``elman.model.typed``, which gives the same scores up to float rounding.
         """
         if self._typed and not self.training and not torch.is_grad_enabled():
-            return typed_emissions(
-                self, batch.words, batch.casing, batch.chars, batch.char_index, batch.lengths
-            )
+            return typed_emissions(self, batch)
         return self(*batch.inputs())
 
     def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:

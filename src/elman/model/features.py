@@ -33,12 +33,13 @@ class CharCNN(nn.Module):
         """
         if torch.jit.is_tracing():
             return self._encode(chars)
+        table = self._kernel_table()
         if chars.size(1) <= SHORT_WORD:
-            return self._encode_summed(chars)
+            return self._encode_summed(chars, table)
         short = (chars[:, SHORT_WORD:] == PAD_ID).all(dim=1)  # (words,)
         encoded = chars.new_empty((chars.size(0), self.output_size), dtype=torch.float)
-        encoded[short] = self._encode_summed(chars[short, :SHORT_WORD])
-        encoded[~short] = self._encode_summed(chars[~short])
+        encoded[short] = self._encode_summed(chars[short, :SHORT_WORD], table)
+        encoded[~short] = self._encode_summed(chars[~short], table)
         return encoded
 
     def _encode(self, chars: torch.Tensor) -> torch.Tensor:
@@ -48,7 +49,14 @@ class CharCNN(nn.Module):
         convolved = convolved.masked_fill(padding, float("-inf"))
         return _max_or_zero(convolved.max(dim=2).values)
 
-    def _encode_summed(self, chars: torch.Tensor) -> torch.Tensor:
+    def _kernel_table(self) -> torch.Tensor:
+        """Return (chars * kernel, filters): row ``c * kernel + k`` is character c at offset k."""
+        # Looked up rather than read from the weight, so that the padding row gets no gradient.
+        characters = self.embedding(torch.arange(self.embedding.num_embeddings))  # (chars, dim)
+        table = torch.einsum("cd,fdk->ckf", characters, self.conv.weight)
+        return table.reshape(-1, self.output_size)
+
+    def _encode_summed(self, chars: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
         """``_encode`` without the convolution operator, with the same vectors and gradients.
 
         The convolution is linear in the character embeddings, so the output at a position is
@@ -57,19 +65,14 @@ class CharCNN(nn.Module):
         in training too. It also leaves oneDNN's cache of compiled convolutions empty. That
         cache grows with every new input shape, by about 90 MB over a long tagging run.
         """
-        filters = self.output_size
         words, width = chars.shape
         kernel = self.conv.weight.size(2)
-        # table[c * kernel + k]: character c's contribution at kernel offset k
-        # Looked up rather than read from the weight, so that the padding row gets no gradient.
-        characters = self.embedding(torch.arange(self.embedding.num_embeddings))  # (chars, dim)
-        table = torch.einsum("cd,fdk->ckf", characters, self.conv.weight)
         padded = F.pad(chars, (kernel // 2, kernel // 2), value=PAD_ID)
         rows = torch.stack(
             [padded[:, k : k + width] * kernel + k for k in range(kernel)], dim=-1
         )  # (words, width, kernel)
-        convolved = F.embedding_bag(rows.view(-1, kernel), table.reshape(-1, filters), mode="sum")
-        convolved = convolved.view(words, width, filters)
+        convolved = F.embedding_bag(rows.view(-1, kernel), table, mode="sum")
+        convolved = convolved.view(words, width, self.output_size)
         convolved.masked_fill_((chars == PAD_ID).unsqueeze(-1), float("-inf"))
         return _max_or_zero(convolved.amax(dim=1) + self.conv.get_parameter("bias"))
 

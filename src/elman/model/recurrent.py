@@ -15,12 +15,19 @@ from elman.model.config import ModelConfig
 from elman.model.dropout import Dropout
 
 
+def reversal_index(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    """Return the (batch, time) index that reverses each row within its length.
+
+    Padding steps map to themselves, so they stay at the end of the row.
+    """
+    steps = torch.arange(time, device=lengths.device).unsqueeze(0)  # (1, time)
+    last = (lengths - 1).unsqueeze(1)  # (batch, 1)
+    return torch.where(steps <= last, last - steps, steps)
+
+
 def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse the first ``lengths[b]`` steps of each row of ``x``; padding stays in place."""
-    time = x.size(1)
-    steps = torch.arange(time, device=x.device).unsqueeze(0)  # (1, time)
-    last = (lengths.to(x.device) - 1).unsqueeze(1)  # (batch, 1)
-    index = torch.where(steps <= last, last - steps, steps)  # (batch, time)
+    index = reversal_index(lengths.to(x.device), x.size(1))  # (batch, time)
     return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from elman.model.recurrent import ElmanCell
+from elman.data.batch import Batch
+from elman.model.recurrent import ElmanCell, reversal_index
 
 if TYPE_CHECKING:
     from elman.model.elman import ElmanTagger
@@ -31,31 +32,25 @@ def supports_typed_path(model: ElmanTagger) -> bool:
     return all(isinstance(cell, ElmanCell) for cell in cells)
 
 
-def typed_emissions(
-    model: ElmanTagger,
-    words: torch.Tensor,
-    casing: torch.Tensor,
-    chars: torch.Tensor,
-    char_index: torch.Tensor,
-    lengths: torch.Tensor,
-) -> torch.Tensor:
+def typed_emissions(model: ElmanTagger, batch: Batch) -> torch.Tensor:
     """Return emission scores (batch, time, num_tags) of an eval-mode model on a ``Batch``.
 
-    ``char_index`` (batch, time) gives each position's row among the batch's distinct tokens,
-    whose characters are the rows of ``chars``; row 0 stands for padding.
+    ``batch.char_index`` gives each position's row among the batch's distinct tokens, whose
+    characters are the rows of ``batch.chars``. Row 0 is padding.
     """
     stack = model.recurrent
     directions = [stack.forward_cells]
+    order = None
     if stack.bidirectional:
         directions.append(stack.backward_cells)
-    # (time, batch): time-major order that reverses each row within its length
-    order = _reversal(lengths, words.size(1)).t() if stack.bidirectional else None
+        # (time, batch): time-major order that reverses each row within its length
+        order = reversal_index(batch.lengths, batch.words.size(1)).t()
 
     # Layer 1: window rows of the distinct tokens' projections, summed per position.
-    # (types * directions * window, H)
-    table = _token_projections(model, words, casing, chars, char_index)
+    table = _token_projections(model, batch)  # (types * directions * window, H)
     window = model.features.window
-    rows = _window_rows(char_index, window, len(directions)).transpose(0, 1)  # (time, batch, w)
+    rows = _window_rows(batch.char_index, window, len(directions))  # (batch, time, window)
+    rows = rows.transpose(0, 1)  # (time, batch, window)
     outputs = []
     for direction, cells in enumerate(directions):
         bags = rows + direction * window
@@ -71,36 +66,30 @@ def typed_emissions(
         for direction, cells in enumerate(directions):
             source = x if direction == 0 else _reverse(x, order)
             cell = _elman(cells[layer])
-            weight, bias, _, _ = _weights(cell)
+            weight, bias = _input_weights(cell)
             outputs.append(_recur(cell, F.linear(source, weight, bias)))  # (time, batch, H)
         x = _join(outputs, order)
     return model.output(x).transpose(0, 1).contiguous()  # (batch, time, num_tags)
 
 
-def _token_projections(
-    model: ElmanTagger,
-    words: torch.Tensor,
-    casing: torch.Tensor,
-    chars: torch.Tensor,
-    char_index: torch.Tensor,
-) -> torch.Tensor:
+def _token_projections(model: ElmanTagger, batch: Batch) -> torch.Tensor:
     """Project each distinct token for every direction and window offset.
 
     Returns (types * directions * window, hidden): row ``(type * directions + d) * window + j``
     is the contribution of a token seen at offset ``j`` of the window by direction ``d``. Both
-    biases are folded into the centre offset, which every position reads exactly once.
+    biases are folded into the centre offset, because each position's window has exactly one.
     """
     features = model.features
-    types = chars.size(0)
-    type_words = words.new_zeros(types)
-    type_words[char_index] = words
+    types = batch.chars.size(0)
+    type_words = batch.words.new_zeros(types)
+    type_words[batch.char_index] = batch.words
     parts = [features.words(type_words)]  # (types, word_dim)
     if features.casing is not None:
-        type_casing = casing.new_zeros(types)
-        type_casing[char_index] = casing
+        type_casing = batch.casing.new_zeros(types)
+        type_casing[batch.char_index] = batch.casing
         parts.append(features.casing(type_casing))
     if features.chars is not None:
-        parts.append(features.chars(chars))
+        parts.append(features.chars(batch.chars))
     tokens = torch.cat(parts, dim=-1)  # (types, token_size)
     tokens[0] = 0.0  # type 0 is padding, which the general path zeroes too
 
@@ -109,7 +98,7 @@ def _token_projections(
     cells = [stack.forward_cells[0], *stack.backward_cells[:1]]
     matrices, biases = [], []
     for cell in cells:
-        weight, bias, _, _ = _weights(_elman(cell))  # weight: (H, window * token_size)
+        weight, bias = _input_weights(_elman(cell))  # weight: (H, window * token_size)
         hidden = weight.size(0)
         # (H, window, token_size) -> (token_size, window * H), offsets side by side
         matrices.append(weight.view(hidden, window, size).permute(2, 1, 0).reshape(size, -1))
@@ -136,15 +125,19 @@ def _elman(cell: nn.Module) -> ElmanCell:
     return cell
 
 
-def _weights(cell: ElmanCell) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
-    """Return (input weight, summed biases, recurrent weight, whether the activation is tanh)."""
+def _input_weights(cell: ElmanCell) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the input weight (H, input) and the bias of a step, both biases summed."""
     if cell.nonlinearity == "tanh":
-        names = ("rnn.weight_ih_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_hh_l0")
-        weight, bias_ih, bias_hh, recurrent = (cell.get_parameter(name) for name in names)
-        return weight, bias_ih + bias_hh, recurrent, True
-    linear = ("input.weight", "input.bias", "recurrent.weight")
-    weight, bias, recurrent = (cell.get_parameter(name) for name in linear)
-    return weight, bias, recurrent, False
+        names = ("rnn.weight_ih_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0")
+        weight, bias_ih, bias_hh = (cell.get_parameter(name) for name in names)
+        return weight, bias_ih + bias_hh
+    return cell.get_parameter("input.weight"), cell.get_parameter("input.bias")
+
+
+def _recurrent_weight(cell: ElmanCell) -> torch.Tensor:
+    """Return the (H, H) weight applied to the previous state."""
+    name = "rnn.weight_hh_l0" if cell.nonlinearity == "tanh" else "recurrent.weight"
+    return cell.get_parameter(name)
 
 
 def _recur(cell: ElmanCell, projected: torch.Tensor) -> torch.Tensor:
@@ -152,20 +145,13 @@ def _recur(cell: ElmanCell, projected: torch.Tensor) -> torch.Tensor:
 
     Padding comes after each row's tokens, so it never reaches a real token's state.
     """
-    _, _, recurrent, tanh = _weights(cell)
-    transposed = recurrent.t()
+    transposed = _recurrent_weight(cell).t()
+    tanh = cell.nonlinearity == "tanh"
     state = projected.new_zeros(projected.size(1), projected.size(2))  # (batch, H)
     for t in range(projected.size(0)):
         step = projected[t].addmm_(state, transposed)
         state = step.tanh_() if tanh else step.sigmoid_()
     return projected
-
-
-def _reversal(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """(batch, time) index that reverses each row within its length; padding stays in place."""
-    steps = torch.arange(time).unsqueeze(0)  # (1, time)
-    last = (lengths - 1).unsqueeze(1)  # (batch, 1)
-    return torch.where(steps <= last, last - steps, steps)
 
 
 def _reverse(x: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
