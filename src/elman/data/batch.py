@@ -56,10 +56,8 @@ def encode_batch(
     training data is replaced by ``<unk>`` with that probability, so that the model learns the
     unknown-word vector.
     """
-    size = len(sentences)
     lengths = torch.tensor([len(tokens) for tokens in sentences], dtype=torch.long)
-    time = max(int(lengths.max()) if size else 1, 1)
-    mask = torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, time)
+    mask = length_mask(lengths)
 
     # Each distinct token is looked up once. Its row among the distinct tokens then fills the
     # padded tensors in one step each, because the mask's True positions, read row by row, are
@@ -70,30 +68,43 @@ def encode_batch(
     features = list(map(vocab.token_features, rows_of))
     word_ids, casing_ids, spellings = zip(*features, strict=True) if features else ((), (), ())
 
-    words = torch.zeros((size, time), dtype=torch.long)
-    words[mask] = _long_tensor(word_ids)[position_rows]
+    word_ids_at = _long_tensor(word_ids)[position_rows]
     if rare_unk is not None:
-        words[mask] = _long_tensor(_drop_rare(vocab, words[mask].tolist(), *rare_unk))
-    casing = torch.zeros((size, time), dtype=torch.long)
-    casing[mask] = _long_tensor(casing_ids)[position_rows]
+        word_ids_at = _long_tensor(_drop_rare(vocab, word_ids_at.tolist(), *rare_unk))
+    words = padded(mask, word_ids_at, PAD_ID)
+    casing = padded(mask, _long_tensor(casing_ids)[position_rows], PAD_ID)
 
     # Row 0 of the character ids is all padding and stands for padding positions, so the
     # character encoder runs once per distinct token. Without characters each row is one
     # padding id; ``char_index`` still numbers the distinct tokens.
-    char_index = torch.zeros((size, time), dtype=torch.long)
-    char_index[mask] = position_rows + 1
-    char_ids = _char_rows(spellings, max_word_chars if chars else 0)
+    char_index = padded(mask, position_rows + 1, 0)
+    char_ids = char_rows(spellings, max_word_chars if chars else 0)
 
     tag_ids = None
     if tags is not None:
-        tag_ids = torch.full((size, time), IGNORE_INDEX, dtype=torch.long)
         flat_tags = vocab.tag_ids([tag for sequence in tags for tag in sequence])
         known = [i if i >= 0 else IGNORE_INDEX for i in flat_tags]
-        tag_ids[mask] = torch.tensor(known, dtype=torch.long)
+        tag_ids = padded(mask, torch.tensor(known, dtype=torch.long), IGNORE_INDEX)
     return Batch(words, casing, char_ids, char_index, mask, lengths, tag_ids)
 
 
-def _char_rows(spellings: Sequence[tuple[int, ...]], max_word_chars: int) -> torch.Tensor:
+def length_mask(lengths: torch.Tensor) -> torch.Tensor:
+    """Return the (batch, time) mask of real tokens; time is the longest length, at least 1."""
+    time = max(int(lengths.max()) if len(lengths) else 1, 1)
+    return torch.arange(time).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+def padded(mask: torch.Tensor, values: torch.Tensor, fill: int) -> torch.Tensor:
+    """Spread one value per real token over a (batch, time) long tensor, ``fill`` elsewhere.
+
+    The mask's True positions, read row by row, are the batch's tokens in order.
+    """
+    out = torch.full(mask.shape, fill, dtype=torch.long)
+    out[mask] = values
+    return out
+
+
+def char_rows(spellings: Sequence[tuple[int, ...]], max_word_chars: int) -> torch.Tensor:
     """(types + 1, width) character ids: a padding row, then each spelling cut or padded.
 
     ``max_word_chars`` 0 gives one padding column per row.

@@ -3,7 +3,9 @@
 Every layer maps (batch, time, input) to (batch, time, output) with padding at the end of each row.
 A left-to-right recurrence never lets padding reach a real token, because padding comes after it;
 the right-to-left direction reverses each row within its own length first, so padding stays at the
-end there too and real tokens never see it.
+end there too and real tokens never see it. A stack of Elman layers runs through
+``elman.model.unrolled`` instead, except while traced for ONNX. It computes the same states
+without reversing rows.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from torch import nn
 
 from elman.model.config import ModelConfig
 from elman.model.dropout import Dropout
+from elman.model.unrolled import unrolled_layers
 
 
 def reversal_index(lengths: torch.Tensor, time: int) -> torch.Tensor:
@@ -59,6 +62,19 @@ class ElmanCell(nn.Module):
             state = torch.sigmoid(projected[:, t] + self.recurrent(state))
             outputs.append(state)
         return torch.stack(outputs, dim=1)
+
+    def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the input weight (hidden, input) and the bias of a step, both biases summed."""
+        if self.nonlinearity == "tanh":
+            names = ("rnn.weight_ih_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0")
+            weight, bias_ih, bias_hh = (self.get_parameter(name) for name in names)
+            return weight, bias_ih + bias_hh
+        return self.get_parameter("input.weight"), self.get_parameter("input.bias")
+
+    def recurrent_weight(self) -> torch.Tensor:
+        """Return the (hidden, hidden) weight applied to the previous state."""
+        name = "rnn.weight_hh_l0" if self.nonlinearity == "tanh" else "recurrent.weight"
+        return self.get_parameter(name)
 
 
 class JordanCell(nn.Module):
@@ -123,8 +139,21 @@ class RecurrentStack(nn.Module):
             size = config.hidden * (2 if config.bidirectional else 1)
         self.output_size = size
         self.dropout = Dropout(config.dropout)
+        # An all-Elman stack trains through ``unrolled_layers``: the same cells, run time-major.
+        directions = [list(self.forward_cells)]
+        if config.bidirectional:
+            directions.append(list(self.backward_cells))
+        self._elman_cells: list[list[ElmanCell]] = []
+        if all(isinstance(cell, ElmanCell) for cells in directions for cell in cells):
+            self._elman_cells = [[as_elman(cell) for cell in cells] for cells in directions]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self._elman_cells and not torch.jit.is_tracing():
+            return unrolled_layers(self._elman_cells, self.dropout, x, lengths)
+        return self._by_layer(x, lengths)
+
+    def _by_layer(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Run each layer's cells over batch-first input, reversing rows for right to left."""
         for layer, cell in enumerate(self.forward_cells):
             if layer > 0:
                 x = self.dropout(x)
@@ -136,3 +165,9 @@ class RecurrentStack(nn.Module):
             backward = reverse_within_lengths(backward, lengths)  # (batch, time, hidden)
             x = torch.cat([forward, backward], dim=-1)  # (batch, time, 2 * hidden)
         return x
+
+
+def as_elman(cell: nn.Module) -> ElmanCell:
+    """Return ``cell`` typed as an ``ElmanCell``, for the paths that run Elman cells only."""
+    assert isinstance(cell, ElmanCell), "this path runs Elman cells only"
+    return cell

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from elman.data.batch import Batch
-from elman.model.recurrent import ElmanCell, reversal_index
+from elman.model.recurrent import ElmanCell, as_elman, reversal_index
 
 if TYPE_CHECKING:
     from elman.model.elman import ElmanTagger
@@ -57,7 +56,7 @@ def typed_emissions(model: ElmanTagger, batch: Batch) -> torch.Tensor:
         if direction == 1:
             bags = _reverse(bags, order)
         projected = F.embedding_bag(bags.reshape(-1, window), table, mode="sum")  # (T * B, H)
-        outputs.append(_recur(_elman(cells[0]), projected.view(*rows.shape[:2], -1)))
+        outputs.append(_recur(as_elman(cells[0]), projected.view(*rows.shape[:2], -1)))
     x = _join(outputs, order)  # (time, batch, hidden * directions)
 
     # Further layers read the previous layer's states.
@@ -65,8 +64,8 @@ def typed_emissions(model: ElmanTagger, batch: Batch) -> torch.Tensor:
         outputs = []
         for direction, cells in enumerate(directions):
             source = x if direction == 0 else _reverse(x, order)
-            cell = _elman(cells[layer])
-            weight, bias = _input_weights(cell)
+            cell = as_elman(cells[layer])
+            weight, bias = cell.input_weights()
             outputs.append(_recur(cell, F.linear(source, weight, bias)))  # (time, batch, H)
         x = _join(outputs, order)
     return model.output(x).transpose(0, 1).contiguous()  # (batch, time, num_tags)
@@ -98,7 +97,7 @@ def _token_projections(model: ElmanTagger, batch: Batch) -> torch.Tensor:
     cells = [stack.forward_cells[0], *stack.backward_cells[:1]]
     matrices, biases = [], []
     for cell in cells:
-        weight, bias = _input_weights(_elman(cell))  # weight: (H, window * token_size)
+        weight, bias = as_elman(cell).input_weights()  # weight: (H, window * token_size)
         hidden = weight.size(0)
         # (H, window, token_size) -> (token_size, window * H), offsets side by side
         matrices.append(weight.view(hidden, window, size).permute(2, 1, 0).reshape(size, -1))
@@ -120,32 +119,12 @@ def _window_rows(char_index: torch.Tensor, window: int, directions: int) -> torc
     return types * (directions * window) + torch.arange(window)
 
 
-def _elman(cell: nn.Module) -> ElmanCell:
-    assert isinstance(cell, ElmanCell), "the typed path runs Elman cells only"
-    return cell
-
-
-def _input_weights(cell: ElmanCell) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the input weight (H, input) and the bias of a step, both biases summed."""
-    if cell.nonlinearity == "tanh":
-        names = ("rnn.weight_ih_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0")
-        weight, bias_ih, bias_hh = (cell.get_parameter(name) for name in names)
-        return weight, bias_ih + bias_hh
-    return cell.get_parameter("input.weight"), cell.get_parameter("input.bias")
-
-
-def _recurrent_weight(cell: ElmanCell) -> torch.Tensor:
-    """Return the (H, H) weight applied to the previous state."""
-    name = "rnn.weight_hh_l0" if cell.nonlinearity == "tanh" else "recurrent.weight"
-    return cell.get_parameter(name)
-
-
 def _recur(cell: ElmanCell, projected: torch.Tensor) -> torch.Tensor:
     """Run the recurrence over (time, batch, H) input projections, in place, and return them.
 
     Padding comes after each row's tokens, so it never reaches a real token's state.
     """
-    transposed = _recurrent_weight(cell).t()
+    transposed = cell.recurrent_weight().t()
     tanh = cell.nonlinearity == "tanh"
     state = projected.new_zeros(projected.size(1), projected.size(2))  # (batch, H)
     for t in range(projected.size(0)):

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from elman.data.batch import Batch, encode_batch, length_batches
+from elman.data.batch import Batch, length_batches
+from elman.data.encoded import EncodedCorpus
 from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.evaluate.metrics import Scores, score
@@ -98,6 +99,8 @@ class Trainer:
         self.model = model
         self.vocab = vocab
         self.train_tokens, self.train_tags = train
+        chars = model.config.char_encoder != "none"
+        self.train_corpus = EncodedCorpus(vocab, self.train_tokens, self.train_tags, chars=chars)
         self.dev = dev
         self.config = config
         self.optimizer = make_optimizer(model, config)
@@ -186,14 +189,8 @@ class Trainer:
 
     def _encode_rows(self, rows: list[int]) -> Batch:
         """Encode the training sentences ``rows`` with their tags."""
-        config = self.config
-        return encode_batch(
-            self.vocab,
-            [self.train_tokens[i] for i in rows],
-            [self.train_tags[i] for i in rows],
-            chars=self.model.config.char_encoder != "none",
-            rare_unk=(config.rare_unk, self.rng) if config.rare_unk > 0 else None,
-        )
+        rare_unk = self.config.rare_unk
+        return self.train_corpus.batch(rows, (rare_unk, self.rng) if rare_unk > 0 else None)
 
     def _batch_loss(self, rows: list[int]) -> tuple[torch.Tensor, int]:
         """Return the mean loss over the tagged tokens of the sentences ``rows`` and their count."""
