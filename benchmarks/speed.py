@@ -29,6 +29,9 @@ from elman.data.readers import read_corpus
 from elman.evaluate.metrics import score
 from elman.export.onnx import ONNX_FILE, export_onnx
 from elman.model.config import ModelConfig
+from elman.model.dropout import Dropout
+from elman.model.recurrent import ElmanCell
+from elman.model.unrolled import unrolled_layers
 from elman.store import load_model
 from elman.tag.predictor import Tagger, load
 from elman.train.launch import launch_training
@@ -156,10 +159,22 @@ def recurrence_loops(batch: int = 32, time_steps: int = 30, size: int = 256) -> 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.rnn(x)[0]
 
+    class Unrolled(torch.nn.Module):
+        """The training path of elman's Elman layers, on the same cell as torch.nn.RNN."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = ElmanCell(size, size, "tanh")
+            self.lengths = torch.full((batch,), time_steps)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return unrolled_layers([[self.cell]], Dropout(0.0), x, self.lengths)
+
     x = torch.randn(batch, time_steps, size)
     variants: dict[str, torch.nn.Module] = {
         "hand-written loop": HandLoop(),
         "torch.nn.RNN": TorchRNN(),
+        "elman.model.unrolled (the training path)": Unrolled(),
     }
     try:
         variants["torch.compile(hand-written loop)"] = torch.compile(HandLoop())

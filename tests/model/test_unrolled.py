@@ -73,6 +73,8 @@ def _fail_if_called(*args: object) -> None:
     raise AssertionError("the unrolled path ran")
 
 
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tracing_uses_cell_forward(monkeypatch: pytest.MonkeyPatch) -> None:
     stack = _stack("tanh", True, 2, 0).eval()
     x = torch.randn(2, 4, 6)
