@@ -82,8 +82,8 @@ class EncodedCorpus:
 
         mask = length_mask(torch.from_numpy(lengths))  # (batch, time)
         return Batch(
-            words=padded(mask, torch.from_numpy(words), 0),
-            casing=padded(mask, torch.from_numpy(self.casing[types]), 0),
+            words=padded(mask, torch.from_numpy(words), PAD_ID),
+            casing=padded(mask, torch.from_numpy(self.casing[types]), PAD_ID),
             chars=torch.from_numpy(np.ascontiguousarray(char_table[:, :width])),
             char_index=padded(mask, torch.from_numpy(type_rows.reshape(-1) + 1), 0),
             mask=mask,
