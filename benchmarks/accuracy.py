@@ -34,6 +34,7 @@ ABLATIONS = {
     "LSTM instead of Elman": ["model.cell='lstm'"],
     "softmax instead of CRF": ["model.output='softmax'"],
     "no character features": ["model.char_encoder='none'"],
+    "batches of 64, lr 0.004": ["train.batch_size=64", "train.lr=0.004"],
 }
 ANCHORS = """\
 Reference points on the same test sets (entity F1, conlleval):
