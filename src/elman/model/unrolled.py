@@ -1,11 +1,12 @@
 """Elman layers unrolled step by step in time-major order: the training path of an all-Elman stack.
 
-``torch.nn.RNN`` reads batch-first input, so each layer copied its input and output between
-layouts, and the right-to-left direction reversed every row within its length before and after
-the recurrence. Here each direction projects the layer's input in one matrix product, the steps
-read time-major views of it, and the right-to-left direction walks the steps backwards. Over each
-row's padding its state is held at zero, so that it starts from zero at the row's last real token,
-as if the row had been reversed. No row is reversed and no layout is copied.
+Through the cells' own ``forward`` (``torch.nn.RNN`` with batch-first input), each layer copies
+its input and output between layouts, and the right-to-left direction reverses every row within
+its length before and after the recurrence. Here each direction projects the layer's input in
+one matrix product, the steps read time-major views of it, and the right-to-left direction walks
+the steps backwards. Over each row's padding its state is held at zero, so that it starts from
+zero at the row's last real token, as if the row had been reversed. No row is reversed and no
+layout is copied.
 
 The weights are the cells' own, so the outputs equal those of the cells' ``forward`` at every
 real token. At padding positions the right-to-left states are zero here. ONNX export traces the
