@@ -14,7 +14,7 @@ from itertools import chain
 import numpy as np
 import torch
 
-from elman.data.vocab import PAD_ID, UNK_ID, Vocabularies
+from elman.data.vocab import PAD_ID, Vocabularies
 
 IGNORE_INDEX = -100
 """Tag id of padding positions and of tags unknown to the model; the loss skips them."""
@@ -48,13 +48,11 @@ def encode_batch(
     *,
     chars: bool = False,
     max_word_chars: int = 20,
-    rare_unk: tuple[float, random.Random] | None = None,
 ) -> Batch:
     """Turn token lists (and optionally their tags) into one padded ``Batch``.
 
-    ``rare_unk`` is (probability, generator): during training each word seen only once in the
-    training data is replaced by ``<unk>`` with that probability, so that the model learns the
-    unknown-word vector.
+    Training cuts its batches from ``elman.data.encoded.EncodedCorpus`` instead, which also
+    replaces rare words by ``<unk>``.
     """
     lengths = torch.tensor([len(tokens) for tokens in sentences], dtype=torch.long)
     mask = length_mask(lengths)
@@ -68,10 +66,7 @@ def encode_batch(
     features = list(map(vocab.token_features, rows_of))
     word_ids, casing_ids, spellings = zip(*features, strict=True) if features else ((), (), ())
 
-    word_ids_at = _long_tensor(word_ids)[position_rows]
-    if rare_unk is not None:
-        word_ids_at = _long_tensor(_drop_rare(vocab, word_ids_at.tolist(), *rare_unk))
-    words = padded(mask, word_ids_at, PAD_ID)
+    words = padded(mask, _long_tensor(word_ids)[position_rows], PAD_ID)
     casing = padded(mask, _long_tensor(casing_ids)[position_rows], PAD_ID)
 
     # Row 0 of the character ids is all padding and stands for padding positions, so the
@@ -82,9 +77,7 @@ def encode_batch(
 
     tag_ids = None
     if tags is not None:
-        flat_tags = vocab.tag_ids([tag for sequence in tags for tag in sequence])
-        known = [i if i >= 0 else IGNORE_INDEX for i in flat_tags]
-        tag_ids = padded(mask, torch.tensor(known, dtype=torch.long), IGNORE_INDEX)
+        tag_ids = padded(mask, tag_targets(vocab, tags), IGNORE_INDEX)
     return Batch(words, casing, char_ids, char_index, mask, lengths, tag_ids)
 
 
@@ -123,13 +116,10 @@ def _long_tensor(values: Sequence[int]) -> torch.Tensor:
     return torch.from_numpy(np.fromiter(values, np.int64, len(values)))
 
 
-def _drop_rare(vocab: Vocabularies, ids: list[int], prob: float, rng: random.Random) -> list[int]:
-    counts = vocab.words.counts
-    items = vocab.words.items
-    return [
-        UNK_ID if i > UNK_ID and counts.get(items[i], 2) <= 1 and rng.random() < prob else i
-        for i in ids
-    ]
+def tag_targets(vocab: Vocabularies, tags: Sequence[Sequence[str]]) -> torch.Tensor:
+    """Return the tag ids of all sentences in order, ``IGNORE_INDEX`` for tags the model lacks."""
+    flat = vocab.tag_ids(list(chain.from_iterable(tags)))
+    return _long_tensor([i if i >= 0 else IGNORE_INDEX for i in flat])
 
 
 def length_batches(

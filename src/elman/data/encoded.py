@@ -1,11 +1,11 @@
 """A training corpus turned into arrays once, so that each batch is cut from them with NumPy.
 
-``encode_batch`` builds a batch from strings: it numbers the batch's distinct tokens, looks each
-one up, and draws the rare-word replacement word by word in Python. Training runs that for every
-batch of every epoch. ``EncodedCorpus`` looks up each distinct token of the corpus once and keeps
-the sentences as runs of token numbers. A batch is then a few array operations. Its batches hold
-the words, casing, characters and tags that ``encode_batch`` gives for the same sentences. Only
-the order in which the distinct tokens are numbered differs.
+``encode_batch`` builds a batch from strings: it numbers the batch's distinct tokens and looks
+each one up in Python. Training would run that for every batch of every epoch. ``EncodedCorpus``
+looks up each distinct token of the corpus once and keeps the sentences as runs of token numbers,
+so a batch is a few array operations. Its batches hold the words, casing, characters and tags
+that ``encode_batch`` gives for the same sentences. Only the order in which the distinct tokens
+are numbered differs. Rare-word replacement for training happens here too.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from itertools import chain
 import numpy as np
 import torch
 
-from elman.data.batch import IGNORE_INDEX, Batch, char_rows, length_mask, padded
+from elman.data.batch import IGNORE_INDEX, Batch, char_rows, length_mask, padded, tag_targets
 from elman.data.vocab import PAD_ID, UNK_ID, Vocabularies
 
 
@@ -49,11 +49,7 @@ class EncodedCorpus:
         self.chars = char_rows(spellings, max_word_chars if chars else 0).numpy()
         self.widths = (self.chars != PAD_ID).sum(axis=1)  # (types + 1,)
 
-        tag_ids = vocab.tag_ids(list(chain.from_iterable(tags)))
-        self.tags = np.array([i if i >= 0 else IGNORE_INDEX for i in tag_ids], dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.lengths)
+        self.tags = tag_targets(vocab, tags).numpy()
 
     def batch(self, rows: Sequence[int], rare_unk: tuple[float, random.Random] | None) -> Batch:
         """Return the sentences ``rows`` as one padded ``Batch`` with their tags.
@@ -76,7 +72,7 @@ class EncodedCorpus:
             draws = np.random.default_rng(generator.getrandbits(64)).random(total)
             words = np.where(self.rare[types] & (draws < probability), UNK_ID, words)
 
-        # Row 0 of the characters is padding; the batch's distinct tokens follow.
+        # Row 0 of the characters is padding, and the batch's distinct tokens follow.
         char_table = self.chars[np.concatenate([[0], distinct + 1])]
         width = max(int(self.widths[distinct + 1].max(initial=0)), 1)
 
