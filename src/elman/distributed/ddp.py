@@ -192,7 +192,7 @@ class DistributedTrainer(Trainer):
         for source, part in enumerate(gathered):
             for index, tags in zip(range(source, len(tokens), world), part or [], strict=True):
                 predicted[index] = tags
-        return score(gold, predicted, scheme="iob2", mode="conlleval")
+        return score(gold, self._harmonized(predicted), scheme="iob2", mode="conlleval")
 
 
 def train_in_processes(nproc: int, output: Path) -> Path:

@@ -26,7 +26,7 @@ def evaluate(tagger: Tagger, corpus: Corpus, *, mode: str = "conlleval") -> Eval
     """Tag every sentence of ``corpus`` and score against its gold tags (IOB2)."""
     tokens = [s.tokens for s in corpus.sentences]
     gold = [list(s.tags or ()) for s in corpus.sentences]
-    predicted = tagger.tag_sentences(tokens)
+    predicted = tagger.tag_sentences(tokens, [s.document for s in corpus.sentences])
     known = set(tagger.vocab.tags)
     unseen = sorted({tag for tags in gold for tag in tags if tag not in known})
     if unseen:

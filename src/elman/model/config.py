@@ -18,6 +18,8 @@ class ModelConfig:
 
     ``window`` is the number of words whose embeddings are concatenated for each position (the word
     itself and ``window // 2`` neighbours on each side); 1 turns the context window off.
+    ``document_consistency`` gives a name the same label throughout a document after decoding
+    (``elman.model.consistency``).
     """
 
     word_dim: int = 100
@@ -34,6 +36,7 @@ class ModelConfig:
     dropout: float = 0.3
     output: str = "softmax"
     constrained_decoding: bool = True
+    document_consistency: bool = False
     pretrained: str = ""
     freeze_pretrained: bool = False
 

@@ -185,7 +185,7 @@ def _tag_token_files(tagger: Tagger, files: Sequence[Path], output_format: str) 
     for path in sources:
         corpus = reader.read(path)
         tokens = [list(s.tokens) for s in corpus.sentences]
-        tags = tagger.tag_sentences(tokens)
+        tags = tagger.tag_sentences(tokens, [s.document for s in corpus.sentences])
         pairs = list(zip(tokens, tags, strict=True))
         if output_format == "conll":
             yield formats.to_conll(pairs)

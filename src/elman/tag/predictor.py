@@ -18,6 +18,7 @@ import torch
 from elman.data import scheme
 from elman.data.batch import Batch, encode_batch, length_batches
 from elman.errors import ModelError
+from elman.model.consistency import harmonize_corpus
 from elman.model.decode import nbest
 from elman.store import SavedModel, load_model
 from elman.tag.tokenize import Token, iter_sentences, tokenize_document
@@ -29,6 +30,9 @@ MAX_SENTENCE_TOKENS = 10_000
 (a log, a table) is tagged in bounded memory. Real sentences are far shorter."""
 MAX_BATCH_TOKENS = 8_192
 """Bound on rows times padded length of one batch. A longer sentence forms a batch alone."""
+
+Decoded = tuple[list[int], torch.Tensor | None]
+"""A sentence's tag ids and, when confidences are wanted, its (time, num_tags) probabilities."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +123,18 @@ class Tagger:
         """Return one IOB2 tag per token; an empty list for no tokens."""
         return self.tag_sentences([tokens])[0]
 
-    def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Return the IOB2 tags of each sentence, in input order."""
-        return [tags for tags, _ in self._predict(sentences, confidences=False)]
+    def tag_sentences(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> list[list[str]]:
+        """Return the IOB2 tags of each sentence, in input order.
+
+        ``documents`` numbers each sentence's document, for a model with document-level label
+        consistency; without it all ``sentences`` form one document.
+        """
+        if documents is not None and len(documents) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
+        predicted = self._predict(sentences, confidences=False, documents=documents)
+        return [tags for tags, _ in predicted]
 
     def nbest(self, tokens: Sequence[str], k: int) -> list[tuple[float, list[str]]]:
         """Return the ``k`` best tag sequences of one sentence with their scores, best first.
@@ -149,7 +162,8 @@ class Tagger:
         """Tag several texts, batching their sentences together."""
         documents = [(text, tokenize_document(text)) for text in texts]
         flat = [[t.text for t in sentence] for _, sentences in documents for sentence in sentences]
-        predictions = iter(self._predict(flat))
+        numbers = [n for n, (_, sentences) in enumerate(documents) for _ in sentences]
+        predictions = iter(self._predict(flat, documents=numbers))
         return [_collect(text, sentences, predictions) for text, sentences in documents]
 
     def tag_chunks(
@@ -162,6 +176,9 @@ class Tagger:
         length of a piece, not of ``text``. A sentence is cut after ``MAX_SENTENCE_TOKENS``
         tokens. Text without longer sentences gets the sentences, tags and entity spans that
         ``tag_text(text)`` gives it.
+
+        NOTE: document-level label consistency sees one piece at a time, so a name is not
+        relabelled from a mention in another piece.
         """
         sentences = iter_sentences(text, MAX_SENTENCE_TOKENS)
         while chunk := list(islice(sentences, sentences_per_chunk)):
@@ -169,14 +186,40 @@ class Tagger:
             yield _collect(text, chunk, predictions)
 
     def _predict(
-        self, sentences: Sequence[Sequence[str]], *, confidences: bool = True
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        confidences: bool = True,
+        documents: Sequence[int] | None = None,
     ) -> list[tuple[list[str], list[float]]]:
         """Return (tags, confidence of each tag) per sentence, in input order.
 
         Without ``confidences`` the lists of confidences are empty, which saves a pass over the
-        scores (and the CRF's forward-backward) when only tags are wanted.
+        scores (and the CRF's forward-backward) when only tags are wanted. ``documents`` is as in
+        ``tag_sentences``.
         """
-        results: list[tuple[list[str], list[float]]] = [([], []) for _ in sentences]
+        decoded = self._decode_all(sentences, confidences)
+        names = self.vocab.tags
+        tags = [[names[i] for i in path] for path, _ in decoded]
+        if self.model.config.document_consistency:
+            tags = harmonize_corpus(sentences, tags, documents)
+        if not confidences:
+            return [(sentence_tags, []) for sentence_tags in tags]
+        ids = {name: i for i, name in enumerate(names)}
+        results: list[tuple[list[str], list[float]]] = []
+        for sentence_tags, (_, probs) in zip(tags, decoded, strict=True):
+            if probs is None:  # an empty sentence
+                results.append((sentence_tags, []))
+                continue
+            chosen = torch.tensor([ids[tag] for tag in sentence_tags], dtype=torch.long)
+            results.append(
+                (sentence_tags, probs.gather(1, chosen.unsqueeze(1)).squeeze(1).tolist())
+            )
+        return results
+
+    def _decode_all(self, sentences: Sequence[Sequence[str]], confidences: bool) -> list[Decoded]:
+        """Decode every sentence in length-sorted batches; return them in input order."""
+        results: list[Decoded] = [([], None) for _ in sentences]
         lengths = [len(tokens) for tokens in sentences]
         parts = [
             part
@@ -184,7 +227,7 @@ class Tagger:
             for part in _bounded_batches([i for i in indices if lengths[i] > 0], lengths)
         ]
 
-        def tag_part(part: list[int]) -> list[tuple[list[str], list[float]]]:
+        def tag_part(part: list[int]) -> list[Decoded]:
             # inference_mode is per thread, so each worker enters it itself.
             with torch.inference_mode():
                 return self._predict_batch([sentences[i] for i in part], confidences)
@@ -206,22 +249,15 @@ class Tagger:
 
     def _predict_batch(
         self, sentences: Sequence[Sequence[str]], confidences: bool
-    ) -> list[tuple[list[str], list[float]]]:
+    ) -> list[Decoded]:
         chars = self.model.config.char_encoder != "none"
         batch = encode_batch(self.vocab, sentences, chars=chars)
         scores = self._emissions(batch)  # (batch, time, num_tags)
         paths = self.model.decode(scores, batch.mask)
-        names = self.vocab.tags
         if not confidences:
-            return [([names[i] for i in path], []) for path in paths]
-        probs = self.model.tag_probabilities(scores, batch.mask)
-        chosen = torch.zeros(batch.mask.shape, dtype=torch.long)
-        chosen[batch.mask] = torch.tensor([tag for path in paths for tag in path])
-        confidence = probs.gather(2, chosen.unsqueeze(-1)).squeeze(-1).tolist()
-        return [
-            ([names[i] for i in path], confidence[row][: len(path)])
-            for row, path in enumerate(paths)
-        ]
+            return [(path, None) for path in paths]
+        probs = self.model.tag_probabilities(scores, batch.mask)  # (batch, time, num_tags)
+        return [(path, probs[row, : len(path)]) for row, path in enumerate(paths)]
 
 
 def _bounded_batches(indices: list[int], lengths: Sequence[int]) -> Iterator[list[int]]:

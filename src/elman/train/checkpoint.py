@@ -5,6 +5,7 @@ A checkpoint is a folder::
     model.safetensors       current weights
     best.safetensors        weights of the best epoch so far
     optimizer.safetensors   the optimizer's tensors (moments, step counts, momentum buffers)
+    average.safetensors     the running average of the weights, when ``train.average`` is on
     rng.safetensors         torch's random-number generator state
     state.json              the run's specification, counters, history, learning rate, the
                             optimizer's other fields and the Python and NumPy generator states
@@ -45,6 +46,8 @@ def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> N
     tensors, optimizer_meta = _flatten_optimizer(trainer.optimizer.state_dict())
     save_file(tensors, str(staging / "optimizer.safetensors"))
     save_file({"torch": torch.get_rng_state()}, str(staging / "rng.safetensors"))
+    if trainer.average is not None:
+        save_file(_contiguous(trainer.average.state()), str(staging / "average.safetensors"))
 
     trainer.state.python_rng = _encode_random_state(trainer.rng.getstate())
     numpy_state: tuple[Any, ...] = tuple(np.random.get_state())
@@ -78,7 +81,9 @@ def load_checkpoint(trainer: Trainer, directory: Path) -> None:
         trainer.best_weights = load_file(str(source / "best.safetensors"))
         tensors = load_file(str(source / "optimizer.safetensors"))
         rng = load_file(str(source / "rng.safetensors"))
-    except (SafetensorError, RuntimeError, OSError) as error:
+        if trainer.average is not None:
+            trainer.average.load(load_file(str(source / "average.safetensors")))
+    except (SafetensorError, RuntimeError, OSError, KeyError) as error:
         raise ModelError(f"{source}: damaged checkpoint ({error}); start a new run") from error
     try:
         _restore(trainer, state, tensors, rng)

@@ -21,6 +21,8 @@ class TrainConfig:
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
     ``max_minutes`` > 0 stops training before an epoch that would end past that time budget,
     judging by the length of the epoch before it (the first epoch always runs).
+    ``average`` > 0 keeps a running average of the weights with that decay per step (0.99 forgets
+    a step's weights in about 100 steps); the averaged weights are scored on dev and saved.
     """
 
     optimizer: str = "adam"
@@ -41,6 +43,7 @@ class TrainConfig:
     max_nonfinite: int = 5
     deterministic: bool = False
     max_minutes: float = 0.0
+    average: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -65,6 +68,10 @@ class TrainConfig:
         if self.max_minutes < 0:
             raise ConfigError(
                 f"train.max_minutes={self.max_minutes}: expected 0 (no limit) or more"
+            )
+        if not 0.0 <= self.average < 1.0:
+            raise ConfigError(
+                f"train.average={self.average}: expected 0 (off) or a decay in (0, 1), e.g. 0.99"
             )
         if self.max_length < 0:
             raise ConfigError(f"train.max_length={self.max_length}: expected 0 (no limit) or more")

@@ -7,6 +7,7 @@ the model and the optimizer, which ``checkpoint.py`` saves and restores.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -24,8 +25,10 @@ from elman.data.encoded import EncodedCorpus
 from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.evaluate.metrics import Scores, score
+from elman.model.consistency import harmonize_corpus
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
+from elman.train.averaging import WeightAverage
 from elman.train.config import TrainConfig
 from elman.train.events import EpochInfo, NonFiniteInfo, StepInfo
 
@@ -102,10 +105,12 @@ class Trainer:
         chars = model.config.char_encoder != "none"
         self.train_corpus = EncodedCorpus(vocab, self.train_tokens, self.train_tags, chars=chars)
         self.dev = dev
+        self.dev_documents: Sequence[int] | None = None
         self.config = config
         self.optimizer = make_optimizer(model, config)
         self.state = TrainState(lr=config.lr)
         self.rng = random.Random(config.seed)
+        self.average = WeightAverage(model, config.average) if config.average > 0 else None
         self.best_weights: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
         self._snapshot: tuple[dict[str, Any], dict[str, Any]] | None = None
         self._consecutive_failures = 0
@@ -143,10 +148,20 @@ class Trainer:
 
         seconds = time.perf_counter() - started
         total_loss, total_tokens, seconds = self._reduce_epoch(total_loss, total_tokens, seconds)
-        dev_scores = self._evaluate()
-        return self._finish_epoch(
-            total_loss / max(total_tokens, 1), dev_scores, seconds, total_tokens
-        )
+        with self._scored_weights():
+            dev_scores = self._evaluate()
+            return self._finish_epoch(
+                total_loss / max(total_tokens, 1), dev_scores, seconds, total_tokens
+            )
+
+    @contextlib.contextmanager
+    def _scored_weights(self) -> Iterator[None]:
+        """Hold the weights that the epoch is judged by: the running average when there is one."""
+        if self.average is None:
+            yield
+            return
+        with self.average.applied(self.model):
+            yield
 
     def _step(
         self, index: int, rows: list[int], started: float, tokens_so_far: int
@@ -169,6 +184,8 @@ class Trainer:
             return self._reject_step(index, loss_value, grad_norm)
         self.state.step += 1
         self._consecutive_failures = 0
+        if self.average is not None:
+            self.average.update(self.model)
         if self.state.step % SNAPSHOT_EVERY == 0:
             self._take_snapshot()
         elapsed = max(time.perf_counter() - started, 1e-9)
@@ -280,7 +297,13 @@ class Trainer:
             return None
         tokens, gold = self.dev
         predicted = predict_tags(self.model, self.vocab, tokens)
-        return score(gold, predicted, scheme="iob2", mode="conlleval")
+        return score(gold, self._harmonized(predicted), scheme="iob2", mode="conlleval")
+
+    def _harmonized(self, predicted: list[list[str]]) -> list[list[str]]:
+        """Apply document-level label consistency to dev predictions when the model asks for it."""
+        if self.dev is None or not self.model.config.document_consistency:
+            return predicted
+        return harmonize_corpus(self.dev[0], predicted, self.dev_documents)
 
     def _finish_epoch(
         self, train_loss: float, dev: Scores | None, seconds: float, tokens: int

@@ -24,6 +24,7 @@ from elman.distributed import ddp
 from elman.errors import ElmanError
 from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
+from elman.model.consistency import harmonize_corpus
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.model.pretrained import extend_vocabulary, initialise_embeddings, read_vectors
@@ -118,6 +119,8 @@ def train_model(
         rank, model, vocab, _pairs(train), _pairs(dev) if dev else None, train_config
     )
     last = output / "checkpoints" / "last"
+    if dev is not None:
+        trainer.dev_documents = [sentence.document for sentence in dev.sentences]
     if resume:
         checkpoint.load_checkpoint(trainer, last)
         logger.info("resumed from %s after epoch %d", last, trainer.state.epoch)
@@ -266,6 +269,9 @@ def _final_scores(
         tokens = [s.tokens for s in corpus.sentences]
         started = time.perf_counter()
         predicted = predict_tags(model, vocab, tokens)
+        if model.config.document_consistency:
+            documents = [sentence.document for sentence in corpus.sentences]
+            predicted = harmonize_corpus(tokens, predicted, documents)
         seconds = time.perf_counter() - started
         gold = [s.tags or () for s in corpus.sentences]
         predictions[name] = (gold, predicted)
