@@ -129,7 +129,7 @@ class Tagger:
         """Return the IOB2 tags of each sentence, in input order.
 
         ``documents`` numbers each sentence's document, for a model with document-level label
-        consistency; without it all ``sentences`` form one document.
+        consistency. Without it all ``sentences`` form one document.
         """
         if documents is not None and len(documents) != len(sentences):
             raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
@@ -177,7 +177,7 @@ class Tagger:
         tokens. Text without longer sentences gets the sentences, tags and entity spans that
         ``tag_text(text)`` gives it.
 
-        NOTE: document-level label consistency sees one piece at a time, so a name is not
+        NOTE: document-level label consistency works on one piece at a time, so a name is not
         relabelled from a mention in another piece.
         """
         sentences = iter_sentences(text, MAX_SENTENCE_TOKENS)
@@ -218,7 +218,7 @@ class Tagger:
         return results
 
     def _decode_all(self, sentences: Sequence[Sequence[str]], confidences: bool) -> list[Decoded]:
-        """Decode every sentence in length-sorted batches; return them in input order."""
+        """Decode every sentence in length-sorted batches and return them in input order."""
         results: list[Decoded] = [([], None) for _ in sentences]
         lengths = [len(tokens) for tokens in sentences]
         parts = [

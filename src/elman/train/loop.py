@@ -300,7 +300,7 @@ class Trainer:
         return score(gold, self._harmonized(predicted), scheme="iob2", mode="conlleval")
 
     def _harmonized(self, predicted: list[list[str]]) -> list[list[str]]:
-        """Apply document-level label consistency to dev predictions when the model asks for it."""
+        """Apply document-level label consistency to dev predictions if the model config has it."""
         if self.dev is None or not self.model.config.document_consistency:
             return predicted
         return harmonize_corpus(self.dev[0], predicted, self.dev_documents)
