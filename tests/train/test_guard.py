@@ -12,14 +12,13 @@ import torch
 from safetensors.torch import load_file
 
 from elman.data.batch import Batch
-from elman.data.readers import read_corpus
-from elman.data.vocab import Vocabularies
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
 from elman.train.config import TrainConfig
 from elman.train.events import EpochInfo, NonFiniteInfo, StepInfo
 from elman.train.loop import Trainer, TrainingDiverged
 from elman.train.run import RunSpec, train_model
+from tests.train import tiny_trainer
 
 Event = StepInfo | NonFiniteInfo | EpochInfo
 
@@ -47,17 +46,6 @@ def _conll_slice(shared_data: Path, sentences: int, target: Path) -> Path:
     return target
 
 
-def _trainer(corpus: Path, **settings: object) -> Trainer:
-    data = read_corpus(corpus)
-    tokens = [s.tokens for s in data.sentences]
-    tags = [s.tags or () for s in data.sentences]
-    vocab = Vocabularies.build(tokens, tags)
-    torch.manual_seed(5)
-    model = ElmanTagger(ModelConfig(word_dim=8, hidden=8), len(vocab.words), 1, vocab.tags)
-    config = TrainConfig(**{"batch_size": 1, "threads": 1, "seed": 5, **settings})  # type: ignore[arg-type]
-    return Trainer(model, vocab, (tokens, tags), None, config)
-
-
 def _poison(monkeypatch: pytest.MonkeyPatch, model: ElmanTagger, calls: set[int] | None) -> None:
     """Make ``model.loss`` NaN on the given 1-based calls, or on every call when None."""
     real_loss = model.loss
@@ -78,7 +66,7 @@ def _all_finite(tensors: dict[str, torch.Tensor]) -> bool:
 
 
 def test_lr_halves_after_each_failure(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = _trainer(tiny_corpus, lr=0.01, max_nonfinite=4)
+    trainer = tiny_trainer(tiny_corpus, lr=0.01, max_nonfinite=4)
     _poison(monkeypatch, trainer.model, None)
     events: list[Event] = []
     with pytest.raises(TrainingDiverged):
@@ -93,7 +81,7 @@ def test_lr_halves_after_each_failure(tiny_corpus: Path, monkeypatch: pytest.Mon
 def test_guard_stops_after_max_nonfinite(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trainer = _trainer(tiny_corpus, max_nonfinite=3)
+    trainer = tiny_trainer(tiny_corpus, max_nonfinite=3)
     _poison(monkeypatch, trainer.model, None)
     with pytest.raises(TrainingDiverged, match="3 steps in a row"):
         list(trainer.run())
@@ -105,7 +93,7 @@ def test_guard_stops_after_max_nonfinite(
 def test_divergence_keeps_initial_weights(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trainer = _trainer(tiny_corpus, max_nonfinite=2)
+    trainer = tiny_trainer(tiny_corpus, max_nonfinite=2)
     before = {name: t.clone() for name, t in trainer.model.state_dict().items()}
     _poison(monkeypatch, trainer.model, None)
     with pytest.raises(TrainingDiverged):
@@ -116,7 +104,7 @@ def test_divergence_keeps_initial_weights(
 
 
 def test_poisoned_batch_recovers(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = _trainer(tiny_corpus, lr=0.01, epochs=3)
+    trainer = tiny_trainer(tiny_corpus, lr=0.01, epochs=3)
     _poison(monkeypatch, trainer.model, {3})
     events = list(trainer.run())
     rejected = [e for e in events if isinstance(e, NonFiniteInfo)]
@@ -131,7 +119,7 @@ def test_poisoned_batch_recovers(tiny_corpus: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_overflowing_update_is_undone(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    trainer = _trainer(tiny_corpus, epochs=1)
+    trainer = tiny_trainer(tiny_corpus, epochs=1)
     real_step = trainer.optimizer.step
     count = {"calls": 0}
 
@@ -151,14 +139,14 @@ def test_overflowing_update_is_undone(tiny_corpus: Path, monkeypatch: pytest.Mon
 
 
 def test_weights_whose_sum_overflows_are_finite(tiny_corpus: Path) -> None:
-    trainer = _trainer(tiny_corpus)
+    trainer = tiny_trainer(tiny_corpus)
     with torch.no_grad():
         trainer.model.output.weight.fill_(3e38)
     assert trainer._parameters_finite()
 
 
 def test_one_nan_weight_is_not_finite(tiny_corpus: Path) -> None:
-    trainer = _trainer(tiny_corpus)
+    trainer = tiny_trainer(tiny_corpus)
     with torch.no_grad():
         trainer.model.output.weight[0, 0] = math.nan
     assert not trainer._parameters_finite()
