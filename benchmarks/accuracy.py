@@ -180,7 +180,7 @@ def render() -> None:
 
 
 def _sentence_level_rows(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
-    """Rows comparing test F1 with and without document-level label consistency."""
+    """Return table rows that compare test F1 with and without document-level label consistency."""
     rows = []
     for key, runs in sorted(groups.items()):
         both = [run for run in runs if "test_f1_without_consistency" in run]

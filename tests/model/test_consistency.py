@@ -42,7 +42,7 @@ def test_person_name_part_fills_later_mention() -> None:
     assert harmonize(sentences, tags)[1] == ["O", "B-PER", "O"]
 
 
-def test_half_vote_loses_to_a_whole_one() -> None:
+def test_half_vote_loses_to_whole_vote() -> None:
     sentences = [_sentence("Tony Blair spoke"), _sentence("then Blair left")]
     tags = [["B-PER", "I-PER", "O"], ["O", "B-ORG", "O"]]
     assert harmonize(sentences, tags)[1] == ["O", "B-ORG", "O"]

@@ -85,7 +85,7 @@ def _votes(sentences: Sequence[Sequence[str]], spans: Sequence[list[Span]]) -> V
 
 
 def _winner(counts: dict[str, float]) -> tuple[str, float]:
-    """Return the label with the most votes and its count; ties go to the alphabetically first."""
+    """Return the label with the most votes and its count. A tie goes to the first in A-Z order."""
     label = min(counts, key=lambda name: (-counts[name], name))
     return label, counts[label]
 

@@ -32,7 +32,7 @@ MAX_BATCH_TOKENS = 8_192
 """Bound on rows times padded length of one batch. A longer sentence forms a batch alone."""
 
 Decoded = tuple[list[int], torch.Tensor | None]
-"""A sentence's tag ids and, when confidences are wanted, its (time, num_tags) probabilities."""
+"""A sentence's tag ids and, when confidences are requested, its (time, num_tags) probabilities."""
 
 
 @dataclass(frozen=True, slots=True)

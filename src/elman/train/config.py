@@ -21,8 +21,8 @@ class TrainConfig:
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
     ``max_minutes`` > 0 stops training before an epoch that would end past that time budget,
     judging by the length of the epoch before it (the first epoch always runs).
-    ``average`` > 0 keeps a running average of the weights with that decay per step (0.99 forgets
-    a step's weights in about 100 steps); the averaged weights are scored on dev and saved.
+    ``average`` > 0 keeps a running average of the weights with that decay per step, so that 0.99
+    averages over roughly the last 100 steps. The averaged weights are scored on dev and saved.
     """
 
     optimizer: str = "adam"

@@ -156,7 +156,7 @@ class Trainer:
 
     @contextlib.contextmanager
     def _scored_weights(self) -> Iterator[None]:
-        """Hold the weights that the epoch is judged by: the running average when there is one."""
+        """Load the weights that dev scores the epoch by: the running average, when there is one."""
         if self.average is None:
             yield
             return
