@@ -12,6 +12,7 @@ rebuilt from all lines of that file, so runs can be spread over several sessions
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -83,7 +84,7 @@ def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: st
         "machine": machine(),
     }
     if saved.model_config.document_consistency:
-        record["test_f1_without_consistency"] = _sentence_level_f1(saved, test)
+        record.update(_consistency_steps(saved, test))
     LOG.parent.mkdir(parents=True, exist_ok=True)
     with open(LOG, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
@@ -91,12 +92,23 @@ def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: st
     return record
 
 
-def _sentence_level_f1(saved: SavedModel, test: str) -> float:
-    """Return the test F1 of the network's own tags, before document-level label consistency."""
+def _consistency_steps(saved: SavedModel, test: str) -> dict[str, float]:
+    """Return the test F1 with the votes alone and with the network's own tags alone."""
     corpus = read_corpus(test)
     tokens = [sentence.tokens for sentence in corpus.sentences]
     gold = [sentence.tags or () for sentence in corpus.sentences]
-    return 100 * score(gold, predict_tags(saved.model, saved.vocab, tokens), "iob2").f1
+    documents = [sentence.document for sentence in corpus.sentences]
+    full = saved.model.config
+    results = {}
+    for name, config in (
+        ("test_f1_votes_only", dataclasses.replace(full, document_evidence=0.0)),
+        ("test_f1_without_consistency", dataclasses.replace(full, document_consistency=False)),
+    ):
+        saved.model.config = config
+        predicted = predict_tags(saved.model, saved.vocab, tokens, documents=documents)
+        results[name] = 100 * score(gold, predicted, "iob2").f1
+    saved.model.config = full
+    return results
 
 
 def render() -> None:
@@ -151,7 +163,9 @@ def render() -> None:
             "labels within documents (`model.document_consistency=true`). Rows of "
             "`conll, up to 60 epochs, patience 10` are runs of the current preset with up to 60 "
             "epochs, a patience of 10 epochs and a learning-rate patience of 3 epochs (40, 6 and "
-            "2 in the preset). "
+            "2 in the preset), from before it added the evidence of other mentions. Rows of "
+            "`conll, votes only` are runs of the `conll` preset from before it added the evidence "
+            "of other mentions before decoding (`model.document_evidence`, 4 by default). "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",
@@ -165,12 +179,15 @@ def render() -> None:
             "",
             "### Document-level label consistency",
             "",
-            "The same models as in the rows above, scored on the test set with the network's own "
-            "tags, before the entities of each document vote on their labels:",
+            "The same models as in the rows above, scored on the test set with both steps of "
+            "document-level label consistency (the evidence of other mentions before decoding, "
+            "then the votes), with the votes alone (`model.document_evidence=0`), and with the "
+            "network's own tags. Runs from before the evidence step existed have no votes-only "
+            "score (n/a); their F1 with consistency is with the votes alone.",
             "",
-            "| corpus | preset | variant | with consistency | without | seeds |",
-            "|---|---|---|---|---|---|",
-            *(sentence_level or ["| | | no run with consistency yet | | | |"]),
+            "| corpus | preset | variant | with consistency | votes only | without | seeds |",
+            "|---|---|---|---|---|---|---|",
+            *(sentence_level or ["| | | no run with consistency yet | | | | |"]),
             "",
             ANCHORS,
             "Machines: " + "; ".join(machines),
@@ -180,7 +197,7 @@ def render() -> None:
 
 
 def _sentence_level_rows(groups: dict[tuple[str, str, str], list[dict]]) -> list[str]:
-    """Return table rows that compare test F1 with and without document-level label consistency."""
+    """Return table rows that compare test F1 with and without the steps of label consistency."""
     rows = []
     for key, runs in sorted(groups.items()):
         both = [run for run in runs if "test_f1_without_consistency" in run]
@@ -188,8 +205,11 @@ def _sentence_level_rows(groups: dict[tuple[str, str, str], list[dict]]) -> list
             continue
         with_votes = statistics.mean(run["test_f1"] for run in both)
         without = statistics.mean(run["test_f1_without_consistency"] for run in both)
+        votes = [run["test_f1_votes_only"] for run in both if "test_f1_votes_only" in run]
+        votes_only = f"{statistics.mean(votes):.2f}" if len(votes) == len(both) else "n/a"
         rows.append(
-            f"| {key[0]} | {key[1]} | {key[2]} | {with_votes:.2f} | {without:.2f} | {len(both)} |"
+            f"| {key[0]} | {key[1]} | {key[2]} | {with_votes:.2f} | {votes_only} | {without:.2f} "
+            f"| {len(both)} |"
         )
     return rows
 

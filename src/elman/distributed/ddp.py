@@ -185,14 +185,22 @@ class DistributedTrainer(Trainer):
             return None
         tokens, gold = self.dev
         rank, world = self.rank.rank, self.rank.world_size
-        mine = predict_tags(self.model, self.vocab, list(tokens[rank::world]))
-        gathered: list[list[list[str]] | None] = [None] * world
-        dist.all_gather_object(gathered, mine)
+        # Each rank tags whole documents, so that document-level consistency sees all of each one.
+        documents = self.dev_documents or range(len(tokens))
+        mine = [i for i, document in enumerate(documents) if document % world == rank]
+        tags = predict_tags(
+            self.model,
+            self.vocab,
+            [tokens[i] for i in mine],
+            documents=[documents[i] for i in mine],
+        )
+        gathered: list[list[tuple[int, list[str]]] | None] = [None] * world
+        dist.all_gather_object(gathered, list(zip(mine, tags, strict=True)))
         predicted: list[list[str]] = [[] for _ in tokens]
-        for source, part in enumerate(gathered):
-            for index, tags in zip(range(source, len(tokens), world), part or [], strict=True):
-                predicted[index] = tags
-        return score(gold, self._harmonized(predicted), scheme="iob2", mode="conlleval")
+        for part in gathered:
+            for index, sentence_tags in part or []:
+                predicted[index] = sentence_tags
+        return score(gold, predicted, scheme="iob2", mode="conlleval")
 
 
 def train_in_processes(nproc: int, output: Path) -> Path:

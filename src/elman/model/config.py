@@ -18,8 +18,10 @@ class ModelConfig:
 
     ``window`` is the number of words whose embeddings are concatenated for each position (the word
     itself and ``window // 2`` neighbours on each side); 1 turns the context window off.
-    ``document_consistency`` gives a name the same label throughout a document after decoding
-    (``elman.model.consistency``).
+    ``document_consistency`` gives a name the same label throughout a document: before decoding,
+    each mention of a capitalised word gets ``document_evidence`` times the tag probabilities of
+    its other mentions (``elman.model.evidence``; 0 skips this step), and after decoding the
+    document's entities vote on their labels (``elman.model.consistency``).
     """
 
     word_dim: int = 100
@@ -37,6 +39,7 @@ class ModelConfig:
     output: str = "softmax"
     constrained_decoding: bool = True
     document_consistency: bool = False
+    document_evidence: float = 4.0
     pretrained: str = ""
     freeze_pretrained: bool = False
 
@@ -54,6 +57,10 @@ class ModelConfig:
                 )
         if self.casing_dim < 0:
             raise ConfigError(f"model.casing_dim={self.casing_dim}: expected 0 (off) or more")
+        if not 0.0 <= self.document_evidence < float("inf"):
+            raise ConfigError(
+                f"model.document_evidence={self.document_evidence}: expected a finite value >= 0"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout}: expected a value in [0, 1)")
         if self.cell == "jordan" and self.bidirectional:

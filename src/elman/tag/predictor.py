@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -20,6 +21,7 @@ from elman.data.batch import Batch, encode_batch, length_batches
 from elman.errors import ModelError
 from elman.model.consistency import harmonize_corpus
 from elman.model.decode import nbest
+from elman.model.inference import Decoded, decode_in_documents
 from elman.store import SavedModel, load_model
 from elman.tag.tokenize import Token, iter_sentences, tokenize_document
 
@@ -31,8 +33,7 @@ MAX_SENTENCE_TOKENS = 10_000
 MAX_BATCH_TOKENS = 8_192
 """Bound on rows times padded length of one batch. A longer sentence forms a batch alone."""
 
-Decoded = tuple[list[int], torch.Tensor | None]
-"""A sentence's tag ids and, when confidences are requested, its (time, num_tags) probabilities."""
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,12 @@ class Tagger:
         scores (and the CRF's forward-backward) when only tags are wanted. ``documents`` is as in
         ``tag_sentences``.
         """
-        decoded = self._decode_all(sentences, confidences)
+        if self.model.config.document_consistency:
+            decoded = self._decode_documents(sentences, confidences, documents)
+        else:
+            decoded = self._map_parts(
+                sentences, lambda rows: self._predict_batch(rows, confidences), ([], None)
+            )
         names = self.vocab.tags
         tags = [[names[i] for i in path] for path, _ in decoded]
         if self.model.config.document_consistency:
@@ -208,7 +214,7 @@ class Tagger:
         ids = {name: i for i, name in enumerate(names)}
         results: list[tuple[list[str], list[float]]] = []
         for sentence_tags, (_, probs) in zip(tags, decoded, strict=True):
-            if probs is None:  # an empty sentence
+            if probs is None or not sentence_tags:
                 results.append((sentence_tags, []))
                 continue
             chosen = torch.tensor([ids[tag] for tag in sentence_tags], dtype=torch.long)
@@ -217,9 +223,30 @@ class Tagger:
             )
         return results
 
-    def _decode_all(self, sentences: Sequence[Sequence[str]], confidences: bool) -> list[Decoded]:
-        """Decode every sentence in length-sorted batches and return them in input order."""
-        results: list[Decoded] = [([], None) for _ in sentences]
+    def _decode_documents(
+        self,
+        sentences: Sequence[Sequence[str]],
+        confidences: bool,
+        documents: Sequence[int] | None,
+    ) -> list[Decoded]:
+        """Score every sentence, then decode each document's sentences together."""
+        empty = torch.zeros(0, len(self.vocab.tags))
+        scores = self._map_parts(sentences, self._row_scores, empty)
+        return decode_in_documents(
+            self.model, sentences, scores, documents, confidences=confidences
+        )
+
+    def _map_parts(
+        self,
+        sentences: Sequence[Sequence[str]],
+        function: Callable[[list[Sequence[str]]], list[Row]],
+        empty: Row,
+    ) -> list[Row]:
+        """Apply ``function`` to length-sorted batches of the sentences; return rows in input order.
+
+        An empty sentence gets ``empty``.
+        """
+        results: list[Row] = [empty for _ in sentences]
         lengths = [len(tokens) for tokens in sentences]
         parts = [
             part
@@ -227,10 +254,10 @@ class Tagger:
             for part in _bounded_batches([i for i in indices if lengths[i] > 0], lengths)
         ]
 
-        def tag_part(part: list[int]) -> list[Decoded]:
+        def tag_part(part: list[int]) -> list[Row]:
             # inference_mode is per thread, so each worker enters it itself.
             with torch.inference_mode():
-                return self._predict_batch([sentences[i] for i in part], confidences)
+                return function([sentences[i] for i in part])
 
         if self.workers > 1 and len(parts) > 1:
             tagged = self._worker_pool().map(tag_part, parts)
@@ -258,6 +285,12 @@ class Tagger:
             return [(path, None) for path in paths]
         probs = self.model.tag_probabilities(scores, batch.mask)  # (batch, time, num_tags)
         return [(path, probs[row, : len(path)]) for row, path in enumerate(paths)]
+
+    def _row_scores(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        chars = self.model.config.char_encoder != "none"
+        batch = encode_batch(self.vocab, sentences, chars=chars)
+        scores = self._emissions(batch)  # (batch, time, num_tags)
+        return [scores[row, : len(tokens)] for row, tokens in enumerate(sentences)]
 
 
 def _bounded_batches(indices: list[int], lengths: Sequence[int]) -> Iterator[list[int]]:

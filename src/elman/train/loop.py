@@ -25,7 +25,6 @@ from elman.data.encoded import EncodedCorpus
 from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.evaluate.metrics import Scores, score
-from elman.model.consistency import harmonize_corpus
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.train.averaging import WeightAverage
@@ -296,14 +295,8 @@ class Trainer:
         if self.dev is None:
             return None
         tokens, gold = self.dev
-        predicted = predict_tags(self.model, self.vocab, tokens)
-        return score(gold, self._harmonized(predicted), scheme="iob2", mode="conlleval")
-
-    def _harmonized(self, predicted: list[list[str]]) -> list[list[str]]:
-        """Apply document-level label consistency to dev predictions if the model config has it."""
-        if self.dev is None or not self.model.config.document_consistency:
-            return predicted
-        return harmonize_corpus(self.dev[0], predicted, self.dev_documents)
+        predicted = predict_tags(self.model, self.vocab, tokens, documents=self.dev_documents)
+        return score(gold, predicted, scheme="iob2", mode="conlleval")
 
     def _finish_epoch(
         self, train_loss: float, dev: Scores | None, seconds: float, tokens: int

@@ -24,7 +24,6 @@ from elman.distributed import ddp
 from elman.errors import ElmanError
 from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
-from elman.model.consistency import harmonize_corpus
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.model.pretrained import extend_vocabulary, initialise_embeddings, read_vectors
@@ -268,10 +267,8 @@ def _final_scores(
             continue
         tokens = [s.tokens for s in corpus.sentences]
         started = time.perf_counter()
-        predicted = predict_tags(model, vocab, tokens)
-        if model.config.document_consistency:
-            documents = [sentence.document for sentence in corpus.sentences]
-            predicted = harmonize_corpus(tokens, predicted, documents)
+        documents = [sentence.document for sentence in corpus.sentences]
+        predicted = predict_tags(model, vocab, tokens, documents=documents)
         seconds = time.perf_counter() - started
         gold = [s.tags or () for s in corpus.sentences]
         predictions[name] = (gold, predicted)
