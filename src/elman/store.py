@@ -26,12 +26,13 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from elman import __version__, atomic
 from elman.data.vocab import Vocabularies
 from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
-from elman.model.elman import ElmanTagger
+from elman.model.ensemble import Network, build_network
 from elman.train.config import TrainConfig
 
 FORMAT_VERSION = 1
@@ -44,7 +45,7 @@ STAGING_PREFIX = ".saving-"
 class SavedModel:
     """A loaded model directory."""
 
-    model: ElmanTagger
+    model: Network
     vocab: Vocabularies
     model_config: ModelConfig
     train_config: TrainConfig
@@ -157,9 +158,9 @@ def _read_vocab(path: Path) -> Vocabularies:
         ) from error
 
 
-def _read_weights(model_config: ModelConfig, vocab: Vocabularies, path: Path) -> ElmanTagger:
+def _read_weights(model_config: ModelConfig, vocab: Vocabularies, path: Path) -> Network:
     try:
-        model = ElmanTagger(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
+        model = build_network(model_config, len(vocab.words), len(vocab.chars), vocab.tags)
         model.load_state_dict(load_file(str(path)), strict=True)
     # An empty or inconsistent vocabulary makes the network's construction fail with IndexError.
     except (SafetensorError, RuntimeError, OSError, IndexError, ValueError) as error:
@@ -215,7 +216,7 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def state_dict_equal(left: ElmanTagger, right: ElmanTagger) -> bool:
+def state_dict_equal(left: nn.Module, right: nn.Module) -> bool:
     """Return whether two models have bit-identical tensors under the same names."""
     a, b = left.state_dict(), right.state_dict()
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

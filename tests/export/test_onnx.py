@@ -23,6 +23,12 @@ ARCHITECTURES = {
         "model.output='crf'",
     ],
     "lstm-charrnn": ["model.cell='lstm'", "model.char_encoder='rnn'", "model.bidirectional=true"],
+    "ensemble-crf-documents": [
+        "model.members=2",
+        "model.bidirectional=true",
+        "model.output='crf'",
+        "model.document_consistency=true",
+    ],
 }
 
 

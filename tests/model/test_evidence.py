@@ -21,7 +21,7 @@ def _probs(*rows: list[float]) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def test_each_mention_gets_the_mean_of_the_others() -> None:
+def test_evidence_is_mean_of_other_mentions() -> None:
     sentences = [["Japan", "won"], ["JAPAN", "lost"], ["japan", "Japan"]]
     probabilities = [
         _probs([0.2, 0.6, 0.0, 0.2, 0.0], [1, 0, 0, 0, 0]),
@@ -36,11 +36,12 @@ def test_each_mention_gets_the_mean_of_the_others() -> None:
     # Others of "JAPAN": (0.2, 0.2, 0.6) and (0, 0.4, 0.6).
     assert evidence[1][0] == pytest.approx(2.0 * np.array([0.1, 0.6, 0.6, 0.3, 0.3]))
     # Lowercase tokens neither give nor get evidence.
-    assert not evidence[0][1].any() and not evidence[2][0].any()
+    assert not evidence[0][1].any()
+    assert not evidence[2][0].any()
     assert evidence[2][1] == pytest.approx(2.0 * np.array([0.4, 0.3, 0.3, 0.3, 0.3]))
 
 
-def test_documents_are_kept_apart() -> None:
+def test_evidence_keeps_documents_apart() -> None:
     sentences = [["Blair"], ["Blair"], ["Blair"]]
     probabilities = [_probs([0, 1, 0, 0, 0])] * 3
     evidence = mention_evidence(sentences, probabilities, TAGS, documents=[0, 1, 0])
@@ -50,7 +51,7 @@ def test_documents_are_kept_apart() -> None:
     assert evidence[2][0, 2] == pytest.approx(4.0)
 
 
-def test_types_with_dashes_and_empty_sentences() -> None:
+def test_evidence_dashed_types_and_empty_sentences() -> None:
     tags = ["O", "B-creative-work", "I-creative-work"]
     sentences = [["Up"], [], ["Up"]]
     probabilities = [_probs([0.5, 0.5, 0.0]), np.zeros((0, 3), np.float32), _probs([1, 0, 0])]
@@ -60,7 +61,7 @@ def test_types_with_dashes_and_empty_sentences() -> None:
     assert evidence[2][0] == pytest.approx([0.5, 0.5, 0.5])
 
 
-def test_counts_must_match() -> None:
+def test_evidence_rejects_count_mismatch() -> None:
     with pytest.raises(ValueError, match="2 sentences, 1 probability arrays and 2 document"):
         mention_evidence([["A"], ["B"]], [_probs([1, 0, 0, 0, 0])], TAGS, [0, 0])
 
@@ -85,7 +86,7 @@ SCORES = [
 
 
 @pytest.mark.parametrize("output", ["softmax", "crf"])
-def test_a_clear_mention_decides_an_unclear_one(output: str) -> None:
+def test_decoding_follows_the_clear_mention(output: str) -> None:
     model = _model(output, evidence=4.0)
 
     together = decode_in_documents(model, SENTENCES, SCORES, [0, 0])
@@ -95,13 +96,13 @@ def test_a_clear_mention_decides_an_unclear_one(output: str) -> None:
     assert [path for path, _ in apart] == [[1, 0], [3, 0]]
 
 
-def test_zero_weight_decodes_each_sentence_alone() -> None:
+def test_decoding_without_evidence_weight() -> None:
     model = _model("crf", evidence=0.0)
     decoded = decode_in_documents(model, SENTENCES, SCORES, [0, 0])
     assert [path for path, _ in decoded] == [[1, 0], [3, 0]]
 
 
-def test_confidences_come_from_the_scores_decoded() -> None:
+def test_decoding_confidences_use_evidence() -> None:
     model = _model("softmax", evidence=4.0)
     sentences = [*SENTENCES, ["the", "end"], []]
     scores = [*SCORES, torch.tensor([[5.0, 0, 0, 0, 0], [5.0, 0, 0, 0, 0]]), torch.zeros(0, 5)]
@@ -110,10 +111,12 @@ def test_confidences_come_from_the_scores_decoded() -> None:
 
     second = decoded[1][1]
     assert second is not None
-    # The second "Blair" gains 4 times the first one's probabilities (a near-certain person).
-    first_person = torch.softmax(SCORES[0][0], dim=0)[1]
-    expected = torch.softmax(SCORES[1][0] + 4 * first_person * torch.tensor([0, 1, 1, 0, 0]), 0)
-    assert second[0] == pytest.approx(expected, abs=1e-2)
+    # The second "Blair" gains 4 times the type probabilities of the first (O, PER, PER, ORG, ORG).
+    first = torch.softmax(SCORES[0][0], dim=0)
+    by_type = torch.stack([first[0], first[1] + first[2], first[1] + first[2]])
+    by_type = torch.cat([by_type, (first[3] + first[4]).repeat(2)])
+    expected = torch.softmax(SCORES[1][0] + 4 * by_type, dim=0)
+    assert second[0] == pytest.approx(expected, abs=1e-6)
     # A sentence without capitalised words keeps its own probabilities.
     third = decoded[2][1]
     assert third is not None

@@ -21,7 +21,8 @@ class ModelConfig:
     ``document_consistency`` gives a name the same label throughout a document: before decoding,
     each mention of a capitalised word gets ``document_evidence`` times the tag probabilities of
     its other mentions (``elman.model.evidence``; 0 skips this step), and after decoding the
-    document's entities vote on their labels (``elman.model.consistency``).
+    document's entities vote on their labels (``elman.model.consistency``). ``members`` > 1
+    trains that many networks apart and averages their scores (``elman.model.ensemble``).
     """
 
     word_dim: int = 100
@@ -40,6 +41,7 @@ class ModelConfig:
     constrained_decoding: bool = True
     document_consistency: bool = False
     document_evidence: float = 4.0
+    members: int = 1
     pretrained: str = ""
     freeze_pretrained: bool = False
 
@@ -50,7 +52,7 @@ class ModelConfig:
         _choice("output", self.output, OUTPUTS)
         if self.window < 1 or self.window % 2 == 0:
             raise ConfigError(f"model.window={self.window}: expected an odd number >= 1 (1 is off)")
-        for name in ("word_dim", "hidden", "layers", "char_dim", "char_hidden"):
+        for name in ("word_dim", "hidden", "layers", "char_dim", "char_hidden", "members"):
             if getattr(self, name) < 1:
                 raise ConfigError(
                     f"model.{name}={getattr(self, name)}: expected a positive integer"

@@ -10,36 +10,24 @@ from torch import nn
 
 from elman.data.batch import IGNORE_INDEX, Batch
 from elman.model.config import ModelConfig
-from elman.model.crf import CRF
-from elman.model.decode import constrained_argmax, transition_constraints
 from elman.model.dropout import Dropout
 from elman.model.features import TokenFeatures
+from elman.model.output import OutputLayer
 from elman.model.recurrent import RecurrentStack
 from elman.model.typed import supports_typed_path, typed_emissions
 
 
-class ElmanTagger(nn.Module):
+class ElmanTagger(OutputLayer):
     """Scores every tag at every token; a softmax or CRF layer turns the scores into tags."""
 
-    start_mask: torch.Tensor
-    transition_mask: torch.Tensor
-    end_mask: torch.Tensor
-
     def __init__(self, config: ModelConfig, num_words: int, num_chars: int, tags: Sequence[str]):
-        super().__init__()
-        self.config = config
-        self.tags = list(tags)
+        super().__init__(config, tags)
         self.features = TokenFeatures(config, num_words, num_chars)
         self.dropout = Dropout(config.dropout)
         self.recurrent = RecurrentStack(config, self.features.output_size, len(self.tags))
         self.output = nn.Linear(self.recurrent.output_size, len(self.tags))
-        constraints = transition_constraints(self.tags)
-        self.crf: CRF | None = CRF(len(self.tags), constraints) if config.output == "crf" else None
+        self._add_decoding()
         self._typed = supports_typed_path(self)
-        for name, mask in zip(
-            ("start_mask", "transition_mask", "end_mask"), constraints, strict=True
-        ):
-            self.register_buffer(name, mask, persistent=False)
 
     def forward(
         self,
@@ -86,25 +74,3 @@ class ElmanTagger(nn.Module):
             reduction="sum",
         )
         return flat, tokens
-
-    def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        """Turn emission scores into one list of tag ids per row, of the row's real length."""
-        if self.crf is not None:
-            return self.crf.decode(scores, mask)
-        if self.config.constrained_decoding:
-            masks = (self.start_mask, self.transition_mask, self.end_mask)
-            return constrained_argmax(scores, mask, *masks)
-        best = scores.argmax(dim=-1).tolist()
-        return [row[: int(n)] for row, n in zip(best, mask.sum(dim=1).tolist(), strict=True)]
-
-    def tag_probabilities(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Return p(tag | sentence) per token, (batch, time, num_tags): CRF marginals or softmax."""
-        if self.crf is not None:
-            return self.crf.marginals(scores, mask)
-        return torch.softmax(scores, dim=-1)
-
-    def decoding_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return (start, transitions, end) as decoding adds them to per-token scores."""
-        if self.crf is not None:
-            return self.crf.scores()
-        return self.start_mask, self.transition_mask, self.end_mask

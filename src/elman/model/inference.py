@@ -10,7 +10,7 @@ from torch.nn.utils.rnn import pad_sequence
 from elman.data.batch import Batch, encode_batch, length_batches
 from elman.data.vocab import Vocabularies
 from elman.model.consistency import harmonize_corpus
-from elman.model.elman import ElmanTagger
+from elman.model.ensemble import Network
 from elman.model.evidence import mention_evidence
 
 Decoded = tuple[list[int], torch.Tensor | None]
@@ -18,7 +18,7 @@ Decoded = tuple[list[int], torch.Tensor | None]
 
 
 def predict_ids(
-    model: ElmanTagger,
+    model: Network,
     vocab: Vocabularies,
     sentences: Sequence[Sequence[str]],
     *,
@@ -35,7 +35,7 @@ def predict_ids(
 
 
 def predict_scores(
-    model: ElmanTagger,
+    model: Network,
     vocab: Vocabularies,
     sentences: Sequence[Sequence[str]],
     *,
@@ -52,7 +52,7 @@ def predict_scores(
 
 
 def predict_tags(
-    model: ElmanTagger,
+    model: Network,
     vocab: Vocabularies,
     sentences: Sequence[Sequence[str]],
     *,
@@ -76,7 +76,7 @@ def predict_tags(
 
 
 def decode_in_documents(
-    model: ElmanTagger,
+    model: Network,
     sentences: Sequence[Sequence[str]],
     scores: Sequence[torch.Tensor],
     documents: Sequence[int] | None,
@@ -115,7 +115,7 @@ def decode_in_documents(
 class _evaluating:
     """Put the model in eval mode without gradients, and restore its mode on exit."""
 
-    def __init__(self, model: ElmanTagger):
+    def __init__(self, model: Network):
         self.model = model
         self.was_training = model.training
         self.inference = torch.inference_mode()
@@ -130,7 +130,7 @@ class _evaluating:
 
 
 def _batches(
-    model: ElmanTagger, vocab: Vocabularies, sentences: Sequence[Sequence[str]], batch_size: int
+    model: Network, vocab: Vocabularies, sentences: Sequence[Sequence[str]], batch_size: int
 ) -> Iterator[tuple[list[int], Batch]]:
     """Yield (sentence indices, encoded batch) for the non-empty sentences, grouped by length."""
     chars = model.config.char_encoder != "none"
@@ -157,9 +157,7 @@ def _padded(
         yield real, padded, mask
 
 
-def _row_paths(
-    model: ElmanTagger, scores: Sequence[torch.Tensor], batch_size: int
-) -> list[list[int]]:
+def _row_paths(model: Network, scores: Sequence[torch.Tensor], batch_size: int) -> list[list[int]]:
     paths: list[list[int]] = [[] for _ in scores]
     for indices, padded, mask in _padded(scores, batch_size):
         for index, path in zip(indices, model.decode(padded, mask), strict=True):
@@ -168,7 +166,7 @@ def _row_paths(
 
 
 def _row_probabilities(
-    model: ElmanTagger, scores: Sequence[torch.Tensor], batch_size: int
+    model: Network, scores: Sequence[torch.Tensor], batch_size: int
 ) -> list[torch.Tensor]:
     """Return p(tag | sentence), (length, num_tags), per row of ``scores``."""
     probabilities = [torch.zeros(0, len(model.tags)) for _ in scores]

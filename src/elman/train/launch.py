@@ -10,7 +10,7 @@ from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.settings import load_settings, with_seed
 from elman.store import SavedModel
-from elman.train import checkpoint
+from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
 from elman.train.progress import ProgressBar
 from elman.train.run import Consumer, RunSpec, train_model, validate_scheme
@@ -40,13 +40,22 @@ def launch_training(
 ) -> SavedModel:
     """Check the options, build the settings and run ``train_model``.
 
-    With ``tensorboard`` on, event files go to ``logdir``, by default OUTPUT/tensorboard.
+    With ``tensorboard`` on, event files go to ``logdir``, by default OUTPUT/tensorboard; the
+    members of an ensemble (``model.members`` > 1, see ``elman.train.members``) write theirs to
+    OUTPUT/members/I/tensorboard.
     ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
     through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
     """
     if nproc < 1:
         raise ConfigError(f"--nproc {nproc}: expected 1 or more processes")
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
+    if resume is not None and members.is_ensemble_run(resume):
+        if nproc > 1:
+            raise ConfigError(
+                f"{resume} holds an ensemble, whose members train in processes of their own; "
+                f"drop --nproc {nproc}"
+            )
+        return members.resume_members(resume, tensorboard=tensorboard)
     if resume is not None:
         spec, model_config, train_config = _resumed_run(resume)
         if tensorboard:
@@ -63,6 +72,7 @@ def launch_training(
         preset=preset, config_file=config, overrides=overrides or []
     )
     train_config = with_seed(train_config, seed)
+    _check_members(model_config.members, nproc)
     reader = {"sep": sep} if format in ("auto", "conll") else {}
     spec = RunSpec(
         train=train_path,
@@ -73,9 +83,19 @@ def launch_training(
         scheme=validate_scheme(scheme),
         reader=reader,
     )
+    if model_config.members > 1:
+        return members.train_members(spec, model_config, train_config, tensorboard=tensorboard)
     if _needs_processes(nproc):
         return _train_in_processes(nproc, output)
     return train_model(spec, model_config, train_config, consumers=consumers)
+
+
+def _check_members(count: int, nproc: int) -> None:
+    if count > 1 and nproc > 1:
+        raise ConfigError(
+            f"model.members={count} trains each member in a process of its own and cannot be "
+            f"combined with --nproc {nproc}; drop --nproc or set model.members=1"
+        )
 
 
 def _needs_processes(nproc: int) -> bool:

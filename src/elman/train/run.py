@@ -25,6 +25,7 @@ from elman.errors import ElmanError
 from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
+from elman.model.ensemble import Network
 from elman.model.inference import predict_tags
 from elman.model.pretrained import extend_vocabulary, initialise_embeddings, read_vectors
 from elman.store import SavedModel, save_model
@@ -90,7 +91,7 @@ def train_model(
     seed_everything(train_config.seed, train_config.deterministic)
     _log_header(spec, model_config, train_config)
 
-    train, dev, test = _read_corpora(spec, train_config, corpora)
+    train, dev, test = read_corpora(spec, train_config, corpora)
     vocab = Vocabularies.build(
         [s.tokens for s in train.sentences],
         [s.tags or () for s in train.sentences],
@@ -130,11 +131,16 @@ def train_model(
     if not ddp.is_main_process():
         return SavedModel(model, vocab, model_config, train_config, train.scheme)
     predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]] = {}
-    scores = _final_scores(model, vocab, trainer, dev, test, predictions)
+    scores = {
+        "best_epoch": trainer.state.best_epoch,
+        "epochs": trainer.state.epoch,
+        "history": trainer.state.history,
+        **final_scores(model, vocab, dev, test, predictions),
+    }
     saved = SavedModel(model, vocab, model_config, train_config, train.scheme, scores, output)
     save_model(saved, output)
     logger.info("saved the model of epoch %d to %s", trainer.state.best_epoch, output)
-    _write_report(output, predictions)
+    write_report(output, predictions)
     return saved
 
 
@@ -177,7 +183,7 @@ def _save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> 
         checkpoint.save_checkpoint(trainer, directory, run)
 
 
-def _read_corpora(
+def read_corpora(
     spec: RunSpec,
     config: TrainConfig,
     corpora: tuple[Corpus, Corpus | None, Corpus | None] | None = None,
@@ -248,20 +254,15 @@ def _warn_unseen_tags(vocab: Vocabularies, corpus: Corpus | None, name: str) -> 
         )
 
 
-def _final_scores(
-    model: ElmanTagger,
+def final_scores(
+    model: Network,
     vocab: Vocabularies,
-    trainer: Trainer,
     dev: Corpus | None,
     test: Corpus | None,
     predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]],
 ) -> dict[str, Any]:
     """Score the final model on dev and test; store (gold, predicted) tags in ``predictions``."""
-    scores: dict[str, Any] = {
-        "best_epoch": trainer.state.best_epoch,
-        "epochs": trainer.state.epoch,
-        "history": trainer.state.history,
-    }
+    scores: dict[str, Any] = {}
     for name, corpus in (("dev", dev), ("test", test)):
         if corpus is None:
             continue
@@ -282,7 +283,7 @@ def _final_scores(
     return scores
 
 
-def _write_report(
+def write_report(
     output: Path, predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]]
 ) -> None:
     # Imported here: matplotlib is needed only once training has finished.
