@@ -145,7 +145,9 @@ def render() -> None:
             "Written by `benchmarks/accuracy.py`; minutes are wall-clock time of the whole run "
             "(training, dev evaluation each epoch, saving). The runs recorded so far used one "
             "thread each, two runs at a time on a 2-core machine that was also running tests, "
-            "so their minutes are upper bounds. A row may mix runs from before and after changes "
+            "so their minutes are upper bounds. Runs of an ensemble (`model.members=2`) train "
+            "their two members at the same time, one thread each, one run at a time on the same "
+            "machine. A row may mix runs from before and after changes "
             "that compute the same function faster (characters encoded once per distinct token, "
             "the fused Adam kernel, the character CNN as summed table rows, dropout masks drawn "
             "from uniform samples, Elman layers unrolled in time-major order for training). Some "
@@ -165,7 +167,9 @@ def render() -> None:
             "epochs, a patience of 10 epochs and a learning-rate patience of 3 epochs (40, 6 and "
             "2 in the preset), from before it added the evidence of other mentions. Rows of "
             "`conll, votes only` are runs of the `conll` preset from before it added the evidence "
-            "of other mentions before decoding (`model.document_evidence`, 4 by default). "
+            "of other mentions before decoding (`model.document_evidence`, 4 by default). Rows of "
+            "`conll, one network` are runs of the `conll` preset from before it became an "
+            "ensemble of two networks (`model.members=2`). "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",

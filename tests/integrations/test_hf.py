@@ -15,12 +15,17 @@ datasets = pytest.importorskip(
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value  # noqa: E402
 
 from elman.data.sentence import Corpus, Sentence  # noqa: E402
-from elman.errors import DataError  # noqa: E402
+from elman.errors import ConfigError, DataError  # noqa: E402
 from elman.integrations.hf import (  # noqa: E402
     corpus_from_dataset,
     dataset_from_corpus,
     train_from_dataset,
 )
+from elman.model.config import ModelConfig  # noqa: E402
+from elman.model.ensemble import EnsembleTagger  # noqa: E402
+from elman.store import load_model  # noqa: E402
+from elman.train.config import TrainConfig  # noqa: E402
+from elman.train.run import RunSpec, train_model  # noqa: E402
 
 NAMES = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 TOKENS = [["Mara", "Quist", "visited", "Oslo", "."], ["Jonas", "left", "."]]
@@ -155,3 +160,25 @@ def test_train_and_tag(tmp_path: Path) -> None:
         "B-LOC",
         "O",
     ]
+
+
+def test_train_from_dataset_ensemble(tmp_path: Path) -> None:
+    train = tagged(TOKENS * 20, TAGS * 20, NAMES)
+    saved = train_from_dataset(
+        train,
+        tagged(TOKENS, TAGS, NAMES),
+        tmp_path / "model",
+        overrides=["model.members=2", "model.hidden=8", "train.epochs=2", "train.threads=2"],
+        seed=3,
+    )
+
+    assert isinstance(saved.model, EnsembleTagger)
+    assert [member["seed"] for member in saved.scores["members"]] == [6, 7]
+    assert isinstance(load_model(tmp_path / "model").model, EnsembleTagger)
+
+
+def test_train_model_rejects_members(tmp_path: Path) -> None:
+    corpus = corpus_from_dataset(tagged(TOKENS, TAGS, NAMES))
+    spec = RunSpec(train=corpus.path, dev=None, output=str(tmp_path / "model"))
+    with pytest.raises(ConfigError, match=r"model\.members=2"):
+        train_model(spec, ModelConfig(members=2), TrainConfig(), corpora=(corpus, None, None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -112,21 +113,16 @@ def decode_in_documents(
     return [(path, probs) for path, probs in zip(paths, probabilities, strict=True)]
 
 
-class _evaluating:
+@contextmanager
+def _evaluating(model: Network) -> Iterator[None]:
     """Put the model in eval mode without gradients, and restore its mode on exit."""
-
-    def __init__(self, model: Network):
-        self.model = model
-        self.was_training = model.training
-        self.inference = torch.inference_mode()
-
-    def __enter__(self) -> None:
-        self.model.eval()
-        self.inference.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self.inference.__exit__(None, None, None)
-        self.model.train(self.was_training)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def _batches(

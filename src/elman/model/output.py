@@ -13,7 +13,8 @@ from elman.model.decode import constrained_argmax, transition_constraints
 
 
 class OutputLayer(nn.Module):
-    """Turns emission scores into tags, with a linear-chain CRF or constrained argmax decoding.
+    """The last layer of a tagger, which turns emission scores into tags with a linear-chain CRF or
+    constrained argmax decoding.
 
     The base of a network (``ElmanTagger``) and of an ensemble of networks (``EnsembleTagger``).
     """

@@ -52,7 +52,7 @@ def launch_training(
     if resume is not None and members.is_ensemble_run(resume):
         if nproc > 1:
             raise ConfigError(
-                f"{resume} holds an ensemble, whose members train in processes of their own; "
+                f"{resume} contains an ensemble, whose members train in processes of their own; "
                 f"drop --nproc {nproc}"
             )
         return members.resume_members(resume, tensorboard=tensorboard)

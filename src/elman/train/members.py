@@ -3,7 +3,7 @@
 With ``model.members`` = N, member i trains in OUTPUT/members/i with the seed ``seed * N + i``
 and ``train.threads // N`` threads (at least one), all members at the same time. Each member
 directory is a complete run with its own checkpoints, TensorBoard events, report and saved
-model. When all have finished, OUTPUT holds the ensemble (``elman.model.ensemble``), scored on
+model. When all have finished, OUTPUT contains the ensemble (``elman.model.ensemble``), scored on
 dev and test like any model.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from elman import atomic
+from elman.data.sentence import Corpus
 from elman.errors import ConfigError, ElmanError, ModelError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
@@ -40,6 +41,8 @@ from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
 
+Corpora = tuple[Corpus, Corpus | None, Corpus | None]
+
 MEMBERS_DIR = "members"
 RUN_FILE = "run.json"
 """The ensemble's settings in OUTPUT/members, so that ``--resume OUTPUT`` can restart it."""
@@ -47,7 +50,7 @@ RUN_FILE = "run.json"
 
 @dataclass(frozen=True)
 class MemberJob:
-    """What one member process needs: its run, its settings and how to report."""
+    """The run, settings and logging options of one member's process."""
 
     index: int
     spec: RunSpec
@@ -56,6 +59,7 @@ class MemberJob:
     resume: bool
     tensorboard: bool
     log_level: int
+    corpora: Corpora | None = None
 
 
 def train_members(
@@ -65,13 +69,17 @@ def train_members(
     *,
     resume: bool = False,
     tensorboard: bool = True,
+    corpora: Corpora | None = None,
 ) -> SavedModel:
-    """Train ``model_config.members`` networks at the same time and save their ensemble."""
+    """Train ``model_config.members`` networks at the same time and save their ensemble.
+
+    ``corpora`` (train, dev, test) replaces reading the paths in ``spec``, as in ``train_model``.
+    """
     output = Path(spec.output)
     folder = output / MEMBERS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     _write_run(folder / RUN_FILE, spec, model_config, train_config)
-    jobs = _jobs(spec, model_config, train_config, resume, tensorboard)
+    jobs = _jobs(spec, model_config, train_config, resume, tensorboard, corpora)
     logger.info("training %d members at the same time in %s", len(jobs), folder)
 
     context = multiprocessing.get_context("spawn")
@@ -88,7 +96,7 @@ def train_members(
             f"a member's training process ended abruptly ({error}), for example killed for "
             f"lack of memory; resume with: elman train --resume {output}"
         ) from None
-    return _save_ensemble(spec, train_config, [Path(path) for path in paths])
+    return _save_ensemble(spec, train_config, [Path(path) for path in paths], corpora)
 
 
 def resume_members(directory: Path, *, tensorboard: bool = True) -> SavedModel:
@@ -118,6 +126,7 @@ def _jobs(
     train_config: TrainConfig,
     resume: bool,
     tensorboard: bool,
+    corpora: Corpora | None,
 ) -> list[MemberJob]:
     count = model_config.members
     total = train_config.threads if train_config.threads > 0 else os.cpu_count() or 1
@@ -132,7 +141,9 @@ def _jobs(
         member_spec = replace(spec, output=str(Path(spec.output) / MEMBERS_DIR / str(index)))
         level = logging.getLogger("elman").getEffectiveLevel()
         jobs.append(
-            MemberJob(index, member_spec, member_model, member_train, resume, tensorboard, level)
+            MemberJob(
+                index, member_spec, member_model, member_train, resume, tensorboard, level, corpora
+            )
         )
     return jobs
 
@@ -152,11 +163,20 @@ def _train_member(job: MemberJob) -> str:
     if job.tensorboard:
         consumers.append(TensorBoardWriter(output / "tensorboard"))
     resume = job.resume and (output / "checkpoints" / "last").is_dir()
-    train_model(job.spec, job.model_config, job.train_config, resume=resume, consumers=consumers)
+    train_model(
+        job.spec,
+        job.model_config,
+        job.train_config,
+        resume=resume,
+        consumers=consumers,
+        corpora=job.corpora,
+    )
     return str(output)
 
 
-def _save_ensemble(spec: RunSpec, train_config: TrainConfig, paths: list[Path]) -> SavedModel:
+def _save_ensemble(
+    spec: RunSpec, train_config: TrainConfig, paths: list[Path], corpora: Corpora | None
+) -> SavedModel:
     """Combine the trained members, score the ensemble on dev and test, and save it."""
     members = [load_model(path) for path in paths]
     vocab = members[0].vocab
@@ -169,7 +189,7 @@ def _save_ensemble(spec: RunSpec, train_config: TrainConfig, paths: list[Path]) 
     networks = [member.model for member in members if isinstance(member.model, ElmanTagger)]
     ensemble = combine(networks, len(vocab.words), len(vocab.chars))
 
-    _, dev, test = read_corpora(spec, train_config)
+    _, dev, test = read_corpora(spec, train_config, corpora)
     predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]] = {}
     scores: dict[str, Any] = {
         "best_epoch": max(member.scores.get("best_epoch", 0) for member in members),

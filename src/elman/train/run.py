@@ -21,7 +21,7 @@ from elman.data.readers import read_corpus
 from elman.data.sentence import Corpus, Sentence
 from elman.data.vocab import Vocabularies
 from elman.distributed import ddp
-from elman.errors import ElmanError
+from elman.errors import ConfigError, ElmanError
 from elman.evaluate.metrics import score
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
@@ -80,6 +80,11 @@ def train_model(
     When ``corpora`` (train, dev, test) is given, those corpora are used and the paths in
     ``spec`` are not read. The paths then only name the corpora in logs and checkpoints.
     """
+    if model_config.members > 1:
+        raise ConfigError(
+            f"model.members={model_config.members}: train_model trains one network; train an "
+            "ensemble with elman.train.members.train_members (as elman train does)"
+        )
     spec = replace(spec, model=asdict(model_config), training=asdict(train_config))
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
