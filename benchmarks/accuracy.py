@@ -41,6 +41,7 @@ ABLATIONS = {
     "no character features": ["model.char_encoder='none'"],
     "batches of 64, lr 0.004": ["train.batch_size=64", "train.lr=0.004"],
     "no weight averaging": ["train.average=0"],
+    "an ensemble of two networks": ["model.members=2"],
 }
 ANCHORS = """\
 Reference points on the same test sets (entity F1, conlleval):

@@ -134,6 +134,7 @@ def train_model(
 
     model.load_state_dict(trainer.best_weights)
     if not ddp.is_main_process():
+        ddp.wait_for_all()
         return SavedModel(model, vocab, model_config, train_config, train.scheme)
     predictions: dict[str, tuple[list[tuple[str, ...]], list[list[str]]]] = {}
     scores = {
@@ -146,6 +147,7 @@ def train_model(
     save_model(saved, output)
     logger.info("saved the model of epoch %d to %s", trainer.state.best_epoch, output)
     write_report(output, predictions)
+    ddp.wait_for_all()
     return saved
 
 
