@@ -109,3 +109,15 @@ def test_cli_rejects_members_with_nproc(tmp_path: Path) -> None:
     assert "model.members=2" in result.stderr
     assert "--nproc 2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_reports_member_data_error(tmp_path: Path) -> None:
+    corpus = tmp_path / "bad.conll"
+    corpus.write_text("Harbor I-ORG\nWorkers'I-ORG\nGuild I-ORG\n", encoding="utf-8")
+    command = [sys.executable, "-m", "elman", "-q", "train", "--train", str(corpus)]
+    command += ["--output", str(tmp_path / "out"), "--set", "model.members=2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+    assert result.returncode == 2
+    assert f"{corpus}:2:" in result.stderr
+    assert "Traceback" not in result.stderr
