@@ -196,7 +196,7 @@ class DistributedTrainer(Trainer):
             return None
         tokens, gold = self.dev
         rank, world = self.rank.rank, self.rank.world_size
-        # Each rank tags whole documents, so that document-level consistency sees all of each one.
+        # Each rank tags whole documents, because document-level consistency needs all of one.
         documents = self.dev_documents or range(len(tokens))
         mine = [i for i, document in enumerate(documents) if document % world == rank]
         tags = predict_tags(
