@@ -170,7 +170,9 @@ def render() -> None:
             "`conll, votes only` are runs of the `conll` preset from before it added the evidence "
             "of other mentions before decoding (`model.document_evidence`, 4 by default). Rows of "
             "`conll, one network` are runs of the `conll` preset from before it became an "
-            "ensemble of two networks (`model.members=2`). "
+            "ensemble of two networks (`model.members=2`). Rows of `wnut, one network` are runs of "
+            "the `wnut` preset from before it became an ensemble of two networks; the `wnut` rows "
+            "are runs with `model.members=2` from before that setting joined the preset. "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",
