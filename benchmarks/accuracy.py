@@ -101,14 +101,16 @@ def _consistency_steps(saved: SavedModel, test: str) -> dict[str, float]:
     documents = [sentence.document for sentence in corpus.sentences]
     full = saved.model.config
     results = {}
-    for name, config in (
-        ("test_f1_votes_only", dataclasses.replace(full, document_evidence=0.0)),
-        ("test_f1_without_consistency", dataclasses.replace(full, document_consistency=False)),
-    ):
-        saved.model.config = config
-        predicted = predict_tags(saved.model, saved.vocab, tokens, documents=documents)
-        results[name] = 100 * score(gold, predicted, "iob2").f1
-    saved.model.config = full
+    try:
+        for name, config in (
+            ("test_f1_votes_only", dataclasses.replace(full, document_evidence=0.0)),
+            ("test_f1_without_consistency", dataclasses.replace(full, document_consistency=False)),
+        ):
+            saved.model.config = config
+            predicted = predict_tags(saved.model, saved.vocab, tokens, documents=documents)
+            results[name] = 100 * score(gold, predicted, "iob2").f1
+    finally:
+        saved.model.config = full
     return results
 
 

@@ -94,7 +94,7 @@ def decode_in_documents(
     """
     weight = model.config.document_evidence
     probabilities: list[torch.Tensor] = []
-    changed: Sequence[int] = range(len(scores))
+    changed: list[int] = []
     with _evaluating(model):
         if weight > 0 or confidences:
             probabilities = _row_probabilities(model, scores, batch_size)
@@ -147,10 +147,8 @@ def _padded(
         if not real:
             continue
         padded = pad_sequence([scores[i] for i in real], batch_first=True)
-        mask = torch.zeros(padded.shape[:2], dtype=torch.bool)
-        for row, index in enumerate(real):
-            mask[row, : lengths[index]] = True
-        yield real, padded, mask
+        row_lengths = torch.tensor([lengths[i] for i in real])
+        yield real, padded, torch.arange(padded.size(1)) < row_lengths.unsqueeze(1)
 
 
 def _row_paths(model: Network, scores: Sequence[torch.Tensor], batch_size: int) -> list[list[int]]:

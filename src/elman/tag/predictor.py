@@ -199,16 +199,16 @@ class Tagger:
         scores (and the CRF's forward-backward) when only tags are wanted. ``documents`` is as in
         ``tag_sentences``.
         """
+        names = self.vocab.tags
         if self.model.config.document_consistency:
             decoded = self._decode_documents(sentences, confidences, documents)
+            tags = [[names[i] for i in path] for path, _ in decoded]
+            tags = harmonize_corpus(sentences, tags, documents)
         else:
             decoded = self._map_parts(
                 sentences, lambda rows: self._predict_batch(rows, confidences), ([], None)
             )
-        names = self.vocab.tags
-        tags = [[names[i] for i in path] for path, _ in decoded]
-        if self.model.config.document_consistency:
-            tags = harmonize_corpus(sentences, tags, documents)
+            tags = [[names[i] for i in path] for path, _ in decoded]
         if not confidences:
             return [(sentence_tags, []) for sentence_tags in tags]
         ids = {name: i for i, name in enumerate(names)}

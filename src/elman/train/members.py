@@ -131,6 +131,7 @@ def _jobs(
     count = model_config.members
     total = train_config.threads if train_config.threads > 0 else os.cpu_count() or 1
     member_model = replace(model_config, members=1)
+    level = logging.getLogger("elman").getEffectiveLevel()
     jobs = []
     for index in range(count):
         member_train = replace(
@@ -139,7 +140,6 @@ def _jobs(
             threads=max(1, total // count),
         )
         member_spec = replace(spec, output=str(Path(spec.output) / MEMBERS_DIR / str(index)))
-        level = logging.getLogger("elman").getEffectiveLevel()
         jobs.append(
             MemberJob(
                 index, member_spec, member_model, member_train, resume, tensorboard, level, corpora
