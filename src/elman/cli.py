@@ -123,6 +123,13 @@ def train(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Model directory to write.")] = None,
     test: Annotated[str | None, typer.Option(help="Test corpus, scored once at the end.")] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another annotated corpus to train on, its types renamed by train.extra_types "
+            "(repeatable)."
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option(help="Corpus format.")] = Format.auto,
     scheme: Annotated[Scheme, typer.Option(help="Tag scheme of the corpora.")] = Scheme.auto,
     sep: Annotated[
@@ -161,6 +168,7 @@ def train(
         dev=dev,
         output=output,
         test=test,
+        extra=extra,
         format=format.value,
         scheme=scheme.value,
         sep=sep.value,

@@ -25,7 +25,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +40,9 @@ from elman.evaluate.metrics import Scores, score
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.train.config import TrainConfig
-from elman.train.loop import Trainer
+from elman.train.loop import Pairs, Trainer
 
 logger = logging.getLogger(__name__)
-
-Pairs = tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]]
 
 
 @dataclass(frozen=True)
@@ -122,11 +119,12 @@ def make_trainer(
     train: Pairs,
     dev: Pairs | None,
     config: TrainConfig,
+    extra: Pairs | None = None,
 ) -> Trainer:
     """Return a ``Trainer`` for one process, or a ``DistributedTrainer`` for rank ``rank``."""
     if rank is None:
-        return Trainer(model, vocab, train, dev, config)
-    return DistributedTrainer(model, vocab, train, dev, config, rank)
+        return Trainer(model, vocab, train, dev, config, extra)
+    return DistributedTrainer(model, vocab, train, dev, config, rank, extra)
 
 
 class _LossModule(nn.Module):
@@ -151,8 +149,9 @@ class DistributedTrainer(Trainer):
         dev: Pairs | None,
         config: TrainConfig,
         rank: RankInfo,
+        extra: Pairs | None = None,
     ):
-        super().__init__(model, vocab, train, dev, config)
+        super().__init__(model, vocab, train, dev, config, extra)
         self.rank = rank
         # The buffers are constant tag-transition masks, the same in every process, so DDP need
         # not broadcast them before each forward pass.

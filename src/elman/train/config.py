@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from elman.data.relabel import parse_type_map
 from elman.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam")
@@ -23,6 +24,10 @@ class TrainConfig:
     judging by the length of the epoch before it (the first epoch always runs).
     ``average`` > 0 keeps a running average of the weights with that decay per step, so that 0.99
     averages over roughly the last 100 steps. The averaged weights are scored on dev and saved.
+    ``extra_types`` renames the entity types of extra training corpora (``elman train --extra``)
+    to the training corpus's types, as ``FROM=TO`` pairs (``elman.data.relabel``).
+    ``extra_ratio`` > 0 draws that many extra sentences per training sentence afresh for each
+    epoch; 0 uses every extra sentence in every epoch.
     """
 
     optimizer: str = "adam"
@@ -44,6 +49,8 @@ class TrainConfig:
     deterministic: bool = False
     max_minutes: float = 0.0
     average: float = 0.0
+    extra_types: str = ""
+    extra_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -73,5 +80,10 @@ class TrainConfig:
             raise ConfigError(
                 f"train.average={self.average}: expected 0 (off) or a decay in (0, 1), e.g. 0.99"
             )
+        if not 0.0 <= self.extra_ratio < math.inf:
+            raise ConfigError(
+                f"train.extra_ratio={self.extra_ratio}: expected 0 (every extra sentence) or more"
+            )
+        parse_type_map(self.extra_types)
         if self.max_length < 0:
             raise ConfigError(f"train.max_length={self.max_length}: expected 0 (no limit) or more")

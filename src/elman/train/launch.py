@@ -25,6 +25,7 @@ def launch_training(
     dev: str | None,
     output: Path | None,
     test: str | None = None,
+    extra: list[str] | None = None,
     format: str = "auto",
     scheme: str = "auto",
     sep: str = "auto",
@@ -43,6 +44,8 @@ def launch_training(
     With ``tensorboard`` on, event files go to ``logdir``, by default OUTPUT/tensorboard; the
     members of an ensemble (``model.members`` > 1, see ``elman.train.members``) write theirs to
     OUTPUT/members/I/tensorboard.
+    ``extra`` lists annotated corpora added to the training data after renaming their entity
+    types by ``train.extra_types`` (see ``TrainConfig``).
     ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
     through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
     """
@@ -79,6 +82,7 @@ def launch_training(
         dev=dev,
         output=str(output),
         test=test,
+        extra=list(extra or []),
         format=format,
         scheme=validate_scheme(scheme),
         reader=reader,

@@ -87,20 +87,33 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
+Pairs = tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]]
+"""Tokens and IOB2 tags of a list of sentences."""
+
+
 class Trainer:
-    """Trains one ``ElmanTagger`` on tokenised, IOB2-tagged sentences."""
+    """Trains one ``ElmanTagger`` on tokenised, IOB2-tagged sentences.
+
+    ``extra`` holds sentences of other corpora whose types were renamed to the training corpus's
+    (``elman.data.relabel``). Each epoch trains on every training sentence and on the extra
+    sentences that ``config.extra_ratio`` asks for.
+    """
 
     def __init__(
         self,
         model: ElmanTagger,
         vocab: Vocabularies,
-        train: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]],
-        dev: tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]] | None,
+        train: Pairs,
+        dev: Pairs | None,
         config: TrainConfig,
+        extra: Pairs | None = None,
     ):
         self.model = model
         self.vocab = vocab
-        self.train_tokens, self.train_tags = train
+        self.main_count = len(train[0])
+        extra_tokens, extra_tags = extra or ((), ())
+        self.train_tokens = [*train[0], *extra_tokens]
+        self.train_tags = [*train[1], *extra_tags]
         chars = model.config.char_encoder != "none"
         self.train_corpus = EncodedCorpus(vocab, self.train_tokens, self.train_tags, chars=chars)
         self.dev = dev
@@ -200,8 +213,25 @@ class Trainer:
 
     def _epoch_batches(self) -> list[list[int]]:
         """Return this epoch's batches of training sentence indices, shuffled."""
-        lengths = [len(tokens) for tokens in self.train_tokens]
-        return list(length_batches(lengths, self.config.batch_size, shuffle=True, rng=self.rng))
+        rows = self._epoch_rows()
+        lengths = [len(self.train_tokens[row]) for row in rows]
+        batches = length_batches(lengths, self.config.batch_size, shuffle=True, rng=self.rng)
+        return [[rows[i] for i in batch] for batch in batches]
+
+    def _epoch_rows(self) -> list[int]:
+        """Return every training sentence and this epoch's draw of extra sentences."""
+        main = list(range(self.main_count))
+        extra = range(self.main_count, len(self.train_tokens))
+        if self.sentences_per_epoch() == len(self.train_tokens):
+            return [*main, *extra]
+        wanted = self.sentences_per_epoch() - self.main_count
+        return [*main, *sorted(self.rng.sample(extra, wanted))]
+
+    def sentences_per_epoch(self) -> int:
+        """Return how many sentences an epoch trains on."""
+        extra = len(self.train_tokens) - self.main_count
+        wanted = round(self.config.extra_ratio * self.main_count)
+        return self.main_count + (min(wanted, extra) if wanted > 0 else extra)
 
     def _encode_rows(self, rows: list[int]) -> Batch:
         """Encode the training sentences ``rows`` with their tags."""

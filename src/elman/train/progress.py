@@ -32,7 +32,7 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
-            total = math.ceil(len(trainer.train_tokens) / trainer.config.batch_size)
+            total = math.ceil(trainer.sentences_per_epoch() / trainer.config.batch_size)
             self.bar = tqdm(total=total, desc=f"epoch {event.epoch}", leave=False, unit="batch")
         self.bar.update(1)
         self.bar.set_postfix(

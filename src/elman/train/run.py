@@ -18,6 +18,7 @@ import torch
 
 from elman.data import scheme as schemes
 from elman.data.readers import read_corpus
+from elman.data.relabel import entity_types, parse_type_map, relabel_corpus
 from elman.data.sentence import Corpus, Sentence
 from elman.data.vocab import Vocabularies
 from elman.distributed import ddp
@@ -59,6 +60,7 @@ class RunSpec:
     dev: str | None
     output: str
     test: str | None = None
+    extra: list[str] = field(default_factory=list)
     format: str = "auto"
     scheme: str = "auto"
     reader: dict[str, Any] = field(default_factory=dict)
@@ -97,10 +99,10 @@ def train_model(
     _log_header(spec, model_config, train_config)
 
     train, dev, test = read_corpora(spec, train_config, corpora)
+    extra = read_extra_corpora(spec, train_config, train)
+    learnt = [*train.sentences, *extra]
     vocab = Vocabularies.build(
-        [s.tokens for s in train.sentences],
-        [s.tags or () for s in train.sentences],
-        min_count=train_config.min_count,
+        [s.tokens for s in learnt], [s.tags or () for s in learnt], min_count=train_config.min_count
     )
     _warn_unseen_tags(vocab, dev, "dev")
     vectors = None
@@ -121,7 +123,13 @@ def train_model(
         sum(p.numel() for p in model.parameters()),
     )
     trainer = ddp.make_trainer(
-        rank, model, vocab, _pairs(train), _pairs(dev) if dev else None, train_config
+        rank,
+        model,
+        vocab,
+        _pairs(train.sentences),
+        _pairs(dev.sentences) if dev else None,
+        train_config,
+        _pairs(extra) if extra else None,
     )
     last = output / "checkpoints" / "last"
     if dev is not None:
@@ -215,6 +223,37 @@ def read_corpora(
     return train, read(spec.dev, 1), read(spec.test, 2)
 
 
+def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> list[Sentence]:
+    """Read the extra training corpora and rename their types to those of ``train``.
+
+    Each extra corpus is read with its format, scheme and column separator detected.
+    """
+    if not spec.extra:
+        return []
+    mapping = parse_type_map(config.extra_types)
+    known = entity_types(s.tags or () for s in train.sentences)
+    sentences: list[Sentence] = []
+    used: set[str] = set()
+    for path in spec.extra:
+        corpus = read_corpus(path, scheme="auto")
+        if any(sentence.tags is None for sentence in corpus.sentences):
+            raise ElmanError(f"{path}: an extra training corpus needs tags")
+        used |= entity_types(s.tags or () for s in corpus.sentences)
+        corpus = _limit_length(relabel_corpus(corpus, mapping, known), config.max_length)
+        sentences.extend(corpus.sentences)
+    unused = sorted(set(mapping) - used - {"*"})
+    if unused:
+        logger.warning(
+            "train.extra_types names types that no extra corpus uses: %s", ", ".join(unused)
+        )
+    logger.info(
+        "%d extra training sentences; %s per epoch",
+        len(sentences),
+        f"{config.extra_ratio:g} per training sentence" if config.extra_ratio else "all",
+    )
+    return sentences
+
+
 def _limit_length(corpus: Corpus, max_length: int) -> Corpus:
     """Split sentences longer than ``max_length`` tokens into pieces (0 means no limit)."""
     if max_length <= 0:
@@ -244,8 +283,8 @@ def _limit_length(corpus: Corpus, max_length: int) -> Corpus:
     return corpus
 
 
-def _pairs(corpus: Corpus) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    return [s.tokens for s in corpus.sentences], [s.tags or () for s in corpus.sentences]
+def _pairs(sentences: Sequence[Sentence]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    return [s.tokens for s in sentences], [s.tags or () for s in sentences]
 
 
 def _warn_unseen_tags(vocab: Vocabularies, corpus: Corpus | None, name: str) -> None:
