@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-from corpora import REPO, corpus_paths, machine, replace_section
+from corpora import REPO, corpus_paths, extra_paths, machine, replace_section
 
 from elman.data.readers import read_corpus
 from elman.evaluate.metrics import score
@@ -42,7 +42,10 @@ ABLATIONS = {
     "batches of 64, lr 0.004": ["train.batch_size=64", "train.lr=0.004"],
     "no weight averaging": ["train.average=0"],
     "an ensemble of two networks": ["model.members=2"],
+    "without the extra corpus": [],
 }
+NO_EXTRA = "without the extra corpus"
+"""The variant that trains without the corpus's extra training corpora."""
 ANCHORS = """\
 Reference points on the same test sets (entity F1, conlleval):
 
@@ -58,12 +61,14 @@ Reference points on the same test sets (entity F1, conlleval):
 
 def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: str) -> dict:
     train, dev, test = corpus_paths(corpus)
+    extra = [] if label == NO_EXTRA else extra_paths(corpus)
     with tempfile.TemporaryDirectory() as output:
         started = time.perf_counter()
         saved = launch_training(
             train_path=train,
             dev=dev,
             test=test,
+            extra=extra,
             output=Path(output),
             preset=preset,
             overrides=overrides,
@@ -76,6 +81,7 @@ def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: st
         "preset": preset,
         "variant": label,
         "overrides": overrides,
+        "extra": [Path(path).relative_to(REPO.parent).as_posix() for path in extra],
         "seed": seed,
         "test_f1": 100 * saved.scores["test"]["f1"],
         "dev_f1": 100 * saved.scores["dev"]["f1"],
@@ -173,8 +179,12 @@ def render() -> None:
             "of other mentions before decoding (`model.document_evidence`, 4 by default). Rows of "
             "`conll, one network` are runs of the `conll` preset from before it became an "
             "ensemble of two networks (`model.members=2`). Rows of `wnut, one network` are runs of "
-            "the `wnut` preset from before it became an ensemble of two networks; the `wnut` rows "
-            "are runs with `model.members=2` from before that setting joined the preset. "
+            "the `wnut` preset from before it became an ensemble of two networks, and rows of "
+            "`wnut, no extra corpus` runs with `model.members=2` from before that setting joined "
+            "the preset. Both predate training on an extra corpus: the `wnut` rows train on the "
+            "CoNLL-2003 training set as well (`elman train --extra`), its types renamed by the "
+            "preset's `train.extra_types`, and the variant `without the extra corpus` trains "
+            "without it. "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",

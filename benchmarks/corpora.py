@@ -19,6 +19,9 @@ CORPORA = {
     "wnut": ("wnut17/train.conll", "wnut17/dev.conll", "wnut17/test.conll"),
 }
 
+EXTRA_CORPORA = {"wnut": ("conll2003/train.txt",)}
+"""Annotated corpora added to a corpus's training data (``elman train --extra``)."""
+
 
 def corpus_paths(name: str) -> tuple[str, str, str]:
     """Return the train, dev and test paths of a corpus, or exit if the data is absent."""
@@ -26,6 +29,11 @@ def corpus_paths(name: str) -> tuple[str, str, str]:
         raise SystemExit(f"{DATA} is absent: the benchmarks need the real corpora there")
     train, dev, test = CORPORA[name]
     return str(DATA / train), str(DATA / dev), str(DATA / test)
+
+
+def extra_paths(name: str) -> list[str]:
+    """Return the paths of the extra training corpora of a corpus (often none)."""
+    return [str(DATA / path) for path in EXTRA_CORPORA.get(name, ())]
 
 
 def machine() -> str:
