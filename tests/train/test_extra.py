@@ -14,6 +14,7 @@ from elman.data.batch import length_batches
 from elman.data.readers import read_corpus
 from elman.data.relabel import entity_types
 from elman.data.vocab import Vocabularies
+from elman.errors import ElmanError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
 from elman.train import checkpoint
@@ -80,6 +81,12 @@ def test_large_ratio_takes_all_extra() -> None:
     trainer = _trainer(main=4, extra=3, extra_ratio=5)
     assert trainer.sentences_per_epoch() == 7
     assert _rows(trainer) == list(range(7))
+
+
+def test_tiny_ratio_draws_one_sentence() -> None:
+    trainer = _trainer(main=4, extra=30, extra_ratio=0.01)
+    assert trainer.sentences_per_epoch() == 5
+    assert len(_rows(trainer)) == 5
 
 
 def test_batches_without_extra_corpora_unchanged() -> None:
@@ -192,3 +199,20 @@ def test_wnut_with_conll_as_extra_corpus(shared_data: Path, tmp_path: Path) -> N
     # The first CoNLL-2003 sentence: "EU rejects German call to boycott British lamb ."
     assert {"eu", "rejects", "boycott", "lamb"} <= set(saved.vocab.words.items)
     assert saved.scores["epochs"] == 2
+
+
+def test_untagged_extra_corpus_rejected(corpora: tuple[Path, Path], tmp_path: Path) -> None:
+    main, _ = corpora
+    untagged = tmp_path / "untagged.txt"
+    untagged.write_text("Mara\nQuist\nwaved\n", encoding="utf-8")
+
+    with pytest.raises(ElmanError, match=f"{untagged}:1: 1 field per line: no label column"):
+        launch_training(
+            train_path=str(main),
+            dev=None,
+            output=tmp_path / "model",
+            extra=[str(untagged)],
+            overrides=SETTINGS,
+            progress=False,
+            tensorboard=False,
+        )

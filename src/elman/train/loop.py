@@ -230,8 +230,10 @@ class Trainer:
     def sentences_per_epoch(self) -> int:
         """Return how many sentences an epoch trains on."""
         extra = len(self.train_tokens) - self.main_count
-        wanted = round(self.config.extra_ratio * self.main_count)
-        return self.main_count + (min(wanted, extra) if wanted > 0 else extra)
+        if self.config.extra_ratio > 0:
+            # A positive ratio draws at least one sentence, however small the training corpus.
+            extra = min(extra, max(1, round(self.config.extra_ratio * self.main_count)))
+        return self.main_count + extra
 
     def _encode_rows(self, rows: list[int]) -> Batch:
         """Encode the training sentences ``rows`` with their tags."""

@@ -237,7 +237,7 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
     for path in spec.extra:
         corpus = read_corpus(path, scheme="auto")
         if any(sentence.tags is None for sentence in corpus.sentences):
-            raise ElmanError(f"{path}: an extra training corpus needs tags")
+            raise ElmanError(f"{path}: the extra training corpus has no tags")
         used |= entity_types(s.tags or () for s in corpus.sentences)
         corpus = _limit_length(relabel_corpus(corpus, mapping, known), config.max_length)
         sentences.extend(corpus.sentences)
