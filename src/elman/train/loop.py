@@ -94,9 +94,9 @@ Pairs = tuple[Sequence[Sequence[str]], Sequence[Sequence[str]]]
 class Trainer:
     """Trains one ``ElmanTagger`` on tokenised, IOB2-tagged sentences.
 
-    ``extra`` holds sentences of other corpora whose types were renamed to the training corpus's
-    (``elman.data.relabel``). Each epoch trains on every training sentence and on the extra
-    sentences that ``config.extra_ratio`` asks for.
+    ``extra`` contains sentences of other corpora whose types were renamed to the training
+    corpus's (``elman.data.relabel``). Each epoch trains on every training sentence and on as many
+    extra sentences as ``config.extra_ratio`` sets.
     """
 
     def __init__(
@@ -224,8 +224,8 @@ class Trainer:
         extra = range(self.main_count, len(self.train_tokens))
         if self.sentences_per_epoch() == len(self.train_tokens):
             return [*main, *extra]
-        wanted = self.sentences_per_epoch() - self.main_count
-        return [*main, *sorted(self.rng.sample(extra, wanted))]
+        count = self.sentences_per_epoch() - self.main_count
+        return [*main, *sorted(self.rng.sample(extra, count))]
 
     def sentences_per_epoch(self) -> int:
         """Return how many sentences an epoch trains on."""

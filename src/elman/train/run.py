@@ -100,9 +100,11 @@ def train_model(
 
     train, dev, test = read_corpora(spec, train_config, corpora)
     extra = read_extra_corpora(spec, train_config, train)
-    learnt = [*train.sentences, *extra]
+    learned = [*train.sentences, *extra]
     vocab = Vocabularies.build(
-        [s.tokens for s in learnt], [s.tags or () for s in learnt], min_count=train_config.min_count
+        [s.tokens for s in learned],
+        [s.tags or () for s in learned],
+        min_count=train_config.min_count,
     )
     _warn_unseen_tags(vocab, dev, "dev")
     vectors = None
@@ -237,7 +239,9 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
     for path in spec.extra:
         corpus = read_corpus(path, scheme="auto")
         if any(sentence.tags is None for sentence in corpus.sentences):
-            raise ElmanError(f"{path}: the extra training corpus has no tags")
+            raise ElmanError(
+                f"{path}: the extra training corpus has no tags; give an annotated one"
+            )
         used |= entity_types(s.tags or () for s in corpus.sentences)
         corpus = _limit_length(relabel_corpus(corpus, mapping, known), config.max_length)
         sentences.extend(corpus.sentences)
