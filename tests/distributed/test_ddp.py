@@ -61,8 +61,14 @@ class _RecordingTrainer(ddp.DistributedTrainer):
         return loss, tokens
 
 
-def _rank_main(rank: int, port: int, workdir: str, nan_at_call: int | None) -> None:
-    """One training process: two epochs on a slice of the shipped corpus, results to JSON."""
+def _rank_main(
+    rank: int, port: int, workdir: str, nan_at_call: int | None, extra_count: int
+) -> None:
+    """One training process: two epochs on a slice of the shipped corpus, results to JSON.
+
+    With ``extra_count`` > 0, that many further sentences of the corpus are an extra corpus, of
+    which each epoch draws a quarter as many as there are training sentences.
+    """
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -74,11 +80,14 @@ def _rank_main(rank: int, port: int, workdir: str, nan_at_call: int | None) -> N
     info = ddp.join_process_group()
     assert info is not None
 
-    train = read_corpus("builtin:train").sentences[:TRAIN_SENTENCES]
+    corpus = read_corpus("builtin:train").sentences
+    train = corpus[:TRAIN_SENTENCES]
+    extra = corpus[TRAIN_SENTENCES : TRAIN_SENTENCES + extra_count]
     dev = read_corpus("builtin:dev").sentences[:40]
     tokens = [s.tokens for s in train]
     tags = [s.tags or () for s in train]
-    vocab = Vocabularies.build(tokens, tags)
+    extra_pairs = ([s.tokens for s in extra], [s.tags or () for s in extra])
+    vocab = Vocabularies.build([*tokens, *extra_pairs[0]], [*tags, *extra_pairs[1]])
 
     seed_everything(13)
     config = ModelConfig(word_dim=16, char_encoder="cnn", char_dim=8, hidden=16, output="crf")
@@ -88,8 +97,9 @@ def _rank_main(rank: int, port: int, workdir: str, nan_at_call: int | None) -> N
         vocab,
         (tokens, tags),
         ([s.tokens for s in dev], [s.tags or () for s in dev]),
-        TrainConfig(batch_size=BATCH_SIZE, epochs=2, lr=0.01),
+        TrainConfig(batch_size=BATCH_SIZE, epochs=2, lr=0.01, extra_ratio=0.25),
         info,
+        extra_pairs if extra else None,
         nan_at_call=nan_at_call,
     )
     events = list(trainer.run())
@@ -111,11 +121,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _run_ranks(workdir: Path, nan_at_call: int | None = None) -> list[dict[str, Any]]:
+def _run_ranks(
+    workdir: Path, nan_at_call: int | None = None, extra_count: int = 0
+) -> list[dict[str, Any]]:
     """Run ``_rank_main`` in two processes and return what each rank wrote."""
     context = torch.multiprocessing.start_processes(
         _rank_main,
-        args=(_free_port(), str(workdir), nan_at_call),
+        args=(_free_port(), str(workdir), nan_at_call, extra_count),
         nprocs=WORLD,
         join=False,
         start_method="spawn",
@@ -190,6 +202,21 @@ def test_nan_on_one_rank_rejects_step_on_all(tmp_path: Path) -> None:
     assert second["nonfinite"] == [[1, 2]]
     assert first["weights"] == second["weights"]
     assert len(first["tokens"]) == len(second["tokens"])
+
+
+def test_ranks_draw_the_same_extra_sentences(tmp_path: Path) -> None:
+    first, second = _run_ranks(tmp_path, extra_count=40)
+    assert first["batches"] == second["batches"]
+    assert first["weights"] == second["weights"]
+
+    drawn = []
+    for epoch in first["batches"]:
+        rows = sorted(row for batch in epoch for row in batch)
+        assert rows[:TRAIN_SENTENCES] == list(range(TRAIN_SENTENCES))
+        assert len(rows) == TRAIN_SENTENCES + round(0.25 * TRAIN_SENTENCES)
+        assert all(TRAIN_SENTENCES <= row < TRAIN_SENTENCES + 40 for row in rows[TRAIN_SENTENCES:])
+        drawn.append(rows[TRAIN_SENTENCES:])
+    assert drawn[0] != drawn[1]
 
 
 def test_command_line_drops_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
