@@ -60,12 +60,12 @@ class RunSpec:
     dev: str | None
     output: str
     test: str | None = None
-    extra: list[str] = field(default_factory=list)
     format: str = "auto"
     scheme: str = "auto"
     reader: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    extra: list[str] = field(default_factory=list)
 
 
 def train_model(
