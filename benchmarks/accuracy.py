@@ -184,7 +184,8 @@ def render() -> None:
             "the preset. Both predate training on an extra corpus: the `wnut` rows train on the "
             "CoNLL-2003 training set as well (`elman train --extra`), its types renamed by the "
             "preset's `train.extra_types`, and the variant `without the extra corpus` trains "
-            "without it. "
+            "without it. Rows of `wnut, MISC dropped` are runs of the `wnut` preset from before "
+            "its map renamed CoNLL-2003's MISC to group (it dropped MISC entities). "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",
