@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,14 @@ def tiny_trainer(corpus: Path, *, dev: bool = False, **settings: Any) -> Trainer
     model = ElmanTagger(ModelConfig(word_dim=8, hidden=8), len(vocab.words), 1, vocab.tags)
     config = TrainConfig(**{"batch_size": 1, "threads": 1, "seed": 5, **settings})
     return Trainer(model, vocab, (tokens, tags), (tokens, tags) if dev else None, config)
+
+
+def first_sentences(source: Path, count: int, target: Path) -> Path:
+    """Write the first ``count`` sentences of the CoNLL file ``source`` to ``target``.
+
+    Lines that are empty or hold only spaces and tabs separate sentences, as in WNUT-17.
+    """
+    text = source.read_text(encoding="utf-8")
+    blocks = [block for block in re.split(r"\n[ \t]*\n", text) if block.strip()][:count]
+    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return target

@@ -22,6 +22,7 @@ from elman.train.config import TrainConfig
 from elman.train.launch import launch_training
 from elman.train.loop import Trainer
 from tests.conftest import TINY_TRAIN
+from tests.train import first_sentences
 
 MAIN = """\
 Ines\tB-person
@@ -171,13 +172,8 @@ def test_malformed_type_map_exits_2(corpora: tuple[Path, Path], tmp_path: Path) 
 
 
 def test_wnut_with_conll_as_extra_corpus(shared_data: Path, tmp_path: Path) -> None:
-    def head(path: Path, sentences: int, target: Path) -> Path:
-        blocks = [b for b in path.read_text(encoding="utf-8").split("\n\n") if b.strip()]
-        target.write_text("\n\n".join(blocks[:sentences]) + "\n", encoding="utf-8")
-        return target
-
-    main = head(shared_data / "wnut17" / "train.conll", 200, tmp_path / "wnut.conll")
-    extra = head(shared_data / "conll2003" / "train.txt", 300, tmp_path / "conll.txt")
+    main = first_sentences(shared_data / "wnut17" / "train.conll", 200, tmp_path / "wnut.conll")
+    extra = first_sentences(shared_data / "conll2003" / "train.txt", 300, tmp_path / "conll.txt")
     saved = launch_training(
         train_path=str(main),
         dev=str(main),
@@ -193,7 +189,9 @@ def test_wnut_with_conll_as_extra_corpus(shared_data: Path, tmp_path: Path) -> N
         tensorboard=False,
     )
 
-    wnut_types = entity_types(s.tags or () for s in read_corpus(main).sentences)
+    wnut = read_corpus(main)
+    assert len(wnut) == 200
+    wnut_types = entity_types(s.tags or () for s in wnut.sentences)
     assert {"person", "location", "corporation"} <= wnut_types
     assert entity_types([saved.vocab.tags]) == wnut_types
     # The first CoNLL-2003 sentence: "EU rejects German call to boycott British lamb ."

@@ -18,7 +18,7 @@ from elman.train.config import TrainConfig
 from elman.train.events import EpochInfo, NonFiniteInfo, StepInfo
 from elman.train.loop import Trainer, TrainingDiverged
 from elman.train.run import RunSpec, train_model
-from tests.train import tiny_trainer
+from tests.train import first_sentences, tiny_trainer
 
 Event = StepInfo | NonFiniteInfo | EpochInfo
 
@@ -37,13 +37,6 @@ class Recorder:
 
     def of(self, kind: type) -> list[Event]:
         return [event for event in self.events if isinstance(event, kind)]
-
-
-def _conll_slice(shared_data: Path, sentences: int, target: Path) -> Path:
-    text = (shared_data / "conll2003" / "train.txt").read_text(encoding="utf-8")
-    blocks = [block for block in text.split("\n\n") if block.strip()][:sentences]
-    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
-    return target
 
 
 def _poison(monkeypatch: pytest.MonkeyPatch, model: ElmanTagger, calls: set[int] | None) -> None:
@@ -216,7 +209,7 @@ def _run(train: Path, output: Path, model: ModelConfig, settings: TrainConfig) -
 
 
 def test_huge_lr_recovers_with_finite_weights(shared_data: Path, tmp_path: Path) -> None:
-    train = _conll_slice(shared_data, 200, tmp_path / "train.txt")
+    train = first_sentences(shared_data / "conll2003" / "train.txt", 200, tmp_path / "train.txt")
     # Without clipping, SGD at this rate overflows the weights within a few steps.
     settings = TrainConfig(optimizer="sgd", lr=1e38, clip_norm=0, epochs=2, threads=1)
     recorder = _run(train, tmp_path / "model", ModelConfig(), settings)
@@ -234,7 +227,7 @@ def test_huge_lr_recovers_with_finite_weights(shared_data: Path, tmp_path: Path)
 def test_clipped_training_stays_finite(
     shared_data: Path, tmp_path: Path, optimizer: str, lr: float
 ) -> None:
-    train = _conll_slice(shared_data, 200, tmp_path / "train.txt")
+    train = first_sentences(shared_data / "conll2003" / "train.txt", 200, tmp_path / "train.txt")
     settings = TrainConfig(optimizer=optimizer, lr=lr, clip_norm=5, epochs=3, threads=1)
     recorder = _run(train, tmp_path / "model", ModelConfig(word_dim=50, hidden=100), settings)
     steps = [e for e in recorder.events if isinstance(e, StepInfo)]

@@ -23,6 +23,7 @@ from elman.train.config import TrainConfig
 from elman.train.launch import launch_training
 from elman.train.loop import Trainer
 from elman.train.run import RunSpec, train_model
+from tests.train import first_sentences
 
 EPOCHS = 4
 RUN_SETTINGS = [
@@ -36,14 +37,6 @@ RUN_SETTINGS = [
     "7",
     "--no-progress",
 ]
-
-
-def _conll_slice(shared_data: Path, split: str, sentences: int, target: Path) -> Path:
-    """Write the first ``sentences`` blank-line-separated blocks of a CoNLL-2003 split."""
-    text = (shared_data / "conll2003" / f"{split}.txt").read_text(encoding="utf-8")
-    blocks = [block for block in text.split("\n\n") if block.strip()][:sentences]
-    target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
-    return target
 
 
 def _elman(*args: str, log: Path) -> subprocess.Popen[bytes]:
@@ -93,8 +86,8 @@ def _logged_losses(output: Path) -> list[tuple[int, float]]:
 def corpora(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """Train and dev slices large enough that an epoch takes a fraction of a second."""
     root = tmp_path_factory.mktemp("corpora")
-    train = _conll_slice(shared_data, "train", 600, root / "train.txt")
-    dev = _conll_slice(shared_data, "dev", 100, root / "dev.txt")
+    train = first_sentences(shared_data / "conll2003" / "train.txt", 600, root / "train.txt")
+    dev = first_sentences(shared_data / "conll2003" / "dev.txt", 100, root / "dev.txt")
     return ["--train", str(train), "--dev", str(dev)]
 
 
@@ -164,7 +157,7 @@ def _small_run(train: Path, output: Path) -> list[float]:
 
 
 def test_same_seed_gives_same_run(shared_data: Path, tmp_path: Path) -> None:
-    train = _conll_slice(shared_data, "train", 50, tmp_path / "train.txt")
+    train = first_sentences(shared_data / "conll2003" / "train.txt", 50, tmp_path / "train.txt")
     first_losses = _small_run(train, tmp_path / "first")
     second_losses = _small_run(train, tmp_path / "second")
 
