@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from elman.data.readers import read_corpus
-from elman.data.relabel import entity_types, parse_type_map, relabel_corpus
+from elman.data.relabel import corpus_entity_types, parse_type_map, relabel_corpus
 from elman.data.scheme import to_spans
 from elman.data.sentence import Corpus, Sentence
 from elman.errors import ConfigError, DataError
@@ -87,7 +87,7 @@ def test_unknown_type_names_file_and_fix() -> None:
 def test_conll_types_onto_wnut_types(shared_data: Path) -> None:
     conll = read_corpus(shared_data / "conll2003" / "train.txt")
     wnut = read_corpus(shared_data / "wnut17" / "train.conll")
-    known = entity_types(s.tags or () for s in wnut.sentences)
+    known = corpus_entity_types(wnut)
     mapping = parse_type_map("PER=person,LOC=location,ORG=corporation,MISC=O")
 
     renamed = relabel_corpus(conll, mapping, known)
@@ -100,7 +100,7 @@ def test_conll_types_onto_wnut_types(shared_data: Path) -> None:
             if found == label
         )
 
-    assert entity_types(s.tags or () for s in renamed.sentences) == {
+    assert corpus_entity_types(renamed) == {
         "person",
         "location",
         "corporation",

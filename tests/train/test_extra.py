@@ -12,7 +12,7 @@ import torch
 
 from elman.data.batch import length_batches
 from elman.data.readers import read_corpus
-from elman.data.relabel import entity_types
+from elman.data.relabel import corpus_entity_types, entity_types
 from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.model.config import ModelConfig
@@ -191,7 +191,7 @@ def test_wnut_with_conll_as_extra_corpus(shared_data: Path, tmp_path: Path) -> N
 
     wnut = read_corpus(main)
     assert len(wnut) == 200
-    wnut_types = entity_types(s.tags or () for s in wnut.sentences)
+    wnut_types = corpus_entity_types(wnut)
     assert {"person", "location", "corporation"} <= wnut_types
     assert entity_types([saved.vocab.tags]) == wnut_types
     # The first CoNLL-2003 sentence: "EU rejects German call to boycott British lamb ."

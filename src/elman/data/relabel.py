@@ -51,7 +51,7 @@ def relabel_corpus(corpus: Corpus, mapping: dict[str, str], known: Collection[st
     ``known`` contains the entity types of the main training corpus. A type that ends up outside
     ``known`` (and is not ``O``) is an error naming the corpus and the types to map.
     """
-    types = _entity_types(corpus)
+    types = corpus_entity_types(corpus)
     renamed = {name: _target(name, mapping) for name in types}
     unknown = sorted(name for name, target in renamed.items() if target not in (*known, OUTSIDE))
     if unknown:
@@ -76,7 +76,8 @@ def entity_types(tags: Iterable[Iterable[str]]) -> set[str]:
     return {tag[2:] for row in tags for tag in row if tag != OUTSIDE}
 
 
-def _entity_types(corpus: Corpus) -> set[str]:
+def corpus_entity_types(corpus: Corpus) -> set[str]:
+    """Return the entity types that the sentences of ``corpus`` use."""
     return entity_types(sentence.tags or () for sentence in corpus.sentences)
 
 

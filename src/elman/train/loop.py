@@ -220,12 +220,11 @@ class Trainer:
 
     def _epoch_rows(self) -> list[int]:
         """Return every training sentence and this epoch's draw of extra sentences."""
-        main = list(range(self.main_count))
         extra = range(self.main_count, len(self.train_tokens))
-        if self.sentences_per_epoch() == len(self.train_tokens):
-            return [*main, *extra]
         count = self.sentences_per_epoch() - self.main_count
-        return [*main, *sorted(self.rng.sample(extra, count))]
+        if count == len(extra):
+            return list(range(len(self.train_tokens)))
+        return [*range(self.main_count), *sorted(self.rng.sample(extra, count))]
 
     def sentences_per_epoch(self) -> int:
         """Return how many sentences an epoch trains on."""

@@ -18,7 +18,7 @@ import torch
 
 from elman.data import scheme as schemes
 from elman.data.readers import read_corpus
-from elman.data.relabel import entity_types, parse_type_map, relabel_corpus
+from elman.data.relabel import corpus_entity_types, parse_type_map, relabel_corpus
 from elman.data.sentence import Corpus, Sentence
 from elman.data.vocab import Vocabularies
 from elman.distributed import ddp
@@ -233,7 +233,7 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
     if not spec.extra:
         return []
     mapping = parse_type_map(config.extra_types)
-    known = entity_types(s.tags or () for s in train.sentences)
+    known = corpus_entity_types(train)
     sentences: list[Sentence] = []
     used: set[str] = set()
     for path in spec.extra:
@@ -242,7 +242,7 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
             raise ElmanError(
                 f"{path}: the extra training corpus has no tags; give an annotated one"
             )
-        used |= entity_types(s.tags or () for s in corpus.sentences)
+        used |= corpus_entity_types(corpus)
         corpus = _limit_length(relabel_corpus(corpus, mapping, known), config.max_length)
         sentences.extend(corpus.sentences)
     unused = sorted(set(mapping) - used - {"*"})
