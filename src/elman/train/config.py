@@ -28,6 +28,9 @@ class TrainConfig:
     to the training corpus's types, as ``FROM=TO`` pairs (``elman.data.relabel``).
     ``extra_ratio`` > 0 draws that many extra sentences per training sentence afresh for each
     epoch; 0 uses every extra sentence in every epoch.
+    ``with_dev`` adds the dev sentences to the training data. Nothing is left to stop early or
+    decay the learning rate by, so training runs all ``epochs`` and keeps the epoch with the
+    lowest training loss, and dev is not scored.
     """
 
     optimizer: str = "adam"
@@ -51,6 +54,7 @@ class TrainConfig:
     average: float = 0.0
     extra_types: str = ""
     extra_ratio: float = 0.0
+    with_dev: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

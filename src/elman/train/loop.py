@@ -333,8 +333,10 @@ class Trainer:
         self, train_loss: float, dev: Scores | None, seconds: float, tokens: int
     ) -> EpochInfo:
         state = self.state
+        # Without dev the epoch with the lowest training loss is kept. The first epoch always
+        # replaces the untrained weights.
         f1 = dev.f1 if dev is not None else -train_loss
-        improved = f1 > state.best_f1
+        improved = state.best_epoch == 0 or f1 > state.best_f1
         if improved:
             state.best_f1, state.best_epoch = f1, state.epoch
             state.epochs_without_improvement = state.epochs_since_lr_change = 0

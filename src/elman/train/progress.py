@@ -44,15 +44,18 @@ class ProgressBar:
 
     def _epoch(self, event: EpochInfo) -> None:
         self.close()
-        f1 = event.dev.f1 if event.dev is not None else math.nan
-        self.dev_f1 = f1
+        self.dev_f1 = event.dev.f1 if event.dev is not None else math.nan
+        dev = (
+            f"dev F1 {100 * event.dev.f1:.2f} (best {100 * event.best_f1:.2f} at epoch "
+            f"{event.best_epoch})"
+            if event.dev is not None
+            else f"no dev set (lowest loss at epoch {event.best_epoch})"
+        )
         logger.info(
-            "epoch %d: loss %.4f, dev F1 %.2f (best %.2f at epoch %d), lr %.3g, %.1fs, %s tokens/s",
+            "epoch %d: loss %.4f, %s, lr %.3g, %.1fs, %s tokens/s",
             event.epoch,
             event.train_loss,
-            100 * f1,
-            100 * event.best_f1,
-            event.best_epoch,
+            dev,
             event.lr,
             event.seconds,
             f"{event.tokens_per_second:,.0f}",

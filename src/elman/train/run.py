@@ -38,6 +38,7 @@ from elman.train.loop import Trainer, TrainingDiverged, seed_everything
 logger = logging.getLogger(__name__)
 
 Event = StepInfo | NonFiniteInfo | EpochInfo
+DEV_NEEDED = "train.with_dev=true trains on the dev corpus as well; give one with --dev"
 
 
 class TrainingInterrupted(ElmanError):
@@ -222,7 +223,36 @@ def read_corpora(
     for sentence in train.sentences:
         if sentence.tags is None:
             raise ElmanError(f"{spec.train}: the training corpus has no tags")
-    return train, read(spec.dev, 1), read(spec.test, 2)
+    dev = read(spec.dev, 1)
+    if config.with_dev:
+        return join_dev(train, dev), None, read(spec.test, 2)
+    return train, dev, read(spec.test, 2)
+
+
+def join_dev(train: Corpus, dev: Corpus | None) -> Corpus:
+    """Return ``train`` followed by the sentences of ``dev`` (``train.with_dev``).
+
+    The dev documents are numbered after the training documents, so none of them merge.
+    """
+    if dev is None:
+        raise ConfigError(DEV_NEEDED)
+    if any(sentence.tags is None for sentence in dev.sentences):
+        raise ElmanError(
+            f"{dev.path}: the dev corpus has no tags, so train.with_dev cannot train on it; "
+            "give a tagged dev corpus or set train.with_dev=false"
+        )
+    moved = [replace(s, document=s.document + train.documents) for s in dev.sentences]
+    logger.info(
+        "train.with_dev: %d dev sentences join the %d training sentences, and dev is not scored",
+        len(dev),
+        len(train),
+    )
+    return replace(
+        train,
+        sentences=[*train.sentences, *moved],
+        documents=train.documents + dev.documents,
+        path=f"{train.path} + {dev.path}",
+    )
 
 
 def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> list[Sentence]:
