@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/elman train --train builtin:train --dev builtin:dev --output demo-model --preset demo
+	$(BIN)/elman train --train builtin:train --dev builtin:dev --output demo-model --preset demo --overwrite
 	$(BIN)/elman tag demo-model --format pretty src/elman/resources/sample.txt
 
 lint: $(STAMP)

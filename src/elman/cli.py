@@ -159,6 +159,10 @@ def train(
         int,
         typer.Option(min=1, help="Training processes on this machine, started with torchrun."),
     ] = 1,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace the model and training run already in --output."),
+    ] = False,
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
     from elman.train.launch import launch_training
@@ -181,6 +185,7 @@ def train(
         tensorboard=tensorboard,
         logdir=logdir,
         nproc=nproc,
+        overwrite=overwrite,
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.settings import load_settings, with_seed
-from elman.store import SavedModel
+from elman.store import MANIFEST_FILE, MODEL_FILES, SavedModel
 from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
 from elman.train.progress import ProgressBar
@@ -38,6 +39,7 @@ def launch_training(
     tensorboard: bool = True,
     logdir: Path | None = None,
     nproc: int = 1,
+    overwrite: bool = False,
 ) -> SavedModel:
     """Check the options, build the settings and run ``train_model``.
 
@@ -48,9 +50,17 @@ def launch_training(
     types by ``train.extra_types`` (see ``TrainConfig``).
     ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
     through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
+    A new run stops with ``ConfigError`` when ``output`` contains a model or another run's
+    checkpoints, unless ``overwrite`` is set. Then that run's checkpoints, members and TensorBoard
+    events are deleted, and its model files stay until the new model replaces them.
     """
     if nproc < 1:
         raise ConfigError(f"--nproc {nproc}: expected 1 or more processes")
+    if resume is not None and overwrite:
+        raise ConfigError(
+            f"--overwrite starts a new run and cannot be combined with --resume {resume}; "
+            "drop one of them"
+        )
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
     if resume is not None and members.is_ensemble_run(resume):
         if nproc > 1:
@@ -78,6 +88,10 @@ def launch_training(
     _check_members(model_config.members, nproc)
     if train_config.with_dev and dev is None:
         raise ConfigError(DEV_NEEDED)
+    if not _started_by_torchrun():
+        # NOTE: processes started by torchrun skip this check, because the first one may write
+        # its checkpoint before another one checks. elman train --nproc checks before starting them.
+        _claim_output(output, overwrite)
     reader = {"sep": sep} if format in ("auto", "conll") else {}
     spec = RunSpec(
         train=train_path,
@@ -104,10 +118,35 @@ def _check_members(count: int, nproc: int) -> None:
         )
 
 
-def _needs_processes(nproc: int) -> bool:
+def _claim_output(output: Path, overwrite: bool) -> None:
+    """Reject an ``output`` that contains an earlier run, or clear that run with ``overwrite``."""
+    earlier = [
+        name
+        for name in (*MODEL_FILES, MANIFEST_FILE, "checkpoints", members.MEMBERS_DIR)
+        if (output / name).exists()
+    ]
+    if not earlier:
+        return
+    if not overwrite:
+        raise ConfigError(
+            f"{output} already contains a model or a training run ({', '.join(earlier)}); "
+            f"continue that run with --resume {output}, replace it with --overwrite, "
+            "or choose another --output"
+        )
+    for name in ("checkpoints", members.MEMBERS_DIR, "tensorboard"):
+        if (output / name).is_dir():
+            shutil.rmtree(output / name)
+            logger.info("--overwrite: deleted %s of the earlier run", output / name)
+
+
+def _started_by_torchrun() -> bool:
     from elman.distributed.ddp import started_by_torchrun
 
-    return nproc > 1 and not started_by_torchrun()
+    return started_by_torchrun()
+
+
+def _needs_processes(nproc: int) -> bool:
+    return nproc > 1 and not _started_by_torchrun()
 
 
 def _train_in_processes(nproc: int, output: Path) -> SavedModel:

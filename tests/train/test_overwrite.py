@@ -1,0 +1,85 @@
+"""A new training run does not replace an earlier run's model unless asked to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from elman.errors import ConfigError
+from elman.train.launch import launch_training
+
+SETTINGS = ["model.hidden=8", "model.word_dim=8", "train.epochs=1", "train.threads=1"]
+
+
+def _train(corpus: Path, output: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    settings = [part for setting in SETTINGS for part in ("--set", setting)]
+    return subprocess.run(
+        [
+            sys.executable, "-m", "elman", "train", "--no-progress", "--train", str(corpus),
+            "--output", str(output), *settings, *options,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def trained(tiny_corpus: Path, tmp_path: Path) -> Path:
+    output = tmp_path / "model"
+    result = _train(tiny_corpus, output)
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+def test_second_run_exits_2(tiny_corpus: Path, trained: Path) -> None:
+    weights = (trained / "model.safetensors").read_bytes()
+
+    result = _train(tiny_corpus, trained, "--seed", "99")
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{trained} already contains a model or a training run" in result.stderr
+    assert f"--resume {trained}" in result.stderr
+    assert "--overwrite" in result.stderr
+    assert (trained / "model.safetensors").read_bytes() == weights
+
+
+def test_overwrite_replaces_earlier_run(tiny_corpus: Path, trained: Path) -> None:
+    weights = (trained / "model.safetensors").read_bytes()
+    stale = trained / "checkpoints" / "stale.txt"
+    stale.write_text("from the earlier run\n", encoding="utf-8")
+    events = sorted((trained / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+
+    result = _train(tiny_corpus, trained, "--seed", "99", "--overwrite")
+
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()
+    assert (trained / "checkpoints" / "last").is_dir()
+    new_events = sorted((trained / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(new_events) == 1
+    assert new_events != events
+    assert (trained / "model.safetensors").read_bytes() != weights
+
+
+def test_folder_without_a_run_is_used(tiny_corpus: Path, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    output.mkdir()
+    (output / "notes.txt").write_text("kept\n", encoding="utf-8")
+
+    result = _train(tiny_corpus, output)
+
+    assert result.returncode == 0, result.stderr
+    assert (output / "notes.txt").read_text(encoding="utf-8") == "kept\n"
+    assert (output / "model.safetensors").is_file()
+
+
+def test_resume_with_overwrite_rejected(trained: Path) -> None:
+    with pytest.raises(ConfigError, match="--overwrite starts a new run"):
+        launch_training(
+            train_path=None, dev=None, output=None, resume=trained, overwrite=True, progress=False
+        )
