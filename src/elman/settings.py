@@ -126,8 +126,9 @@ def _check_value(section: str, key: str, value: Any) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        spelling = " (true or false)" if expected is bool else ""
         raise ConfigError(
-            f"{section}.{key}={value!r}: expected a value of type {expected.__name__}"
+            f"{section}.{key}={value!r}: expected a value of type {expected.__name__}{spelling}"
         )
     return value
 

@@ -30,8 +30,9 @@ def _train(corpus: Path, output: Path, *options: str) -> subprocess.CompletedPro
 @pytest.fixture()
 def trained(tiny_corpus: Path, tmp_path: Path) -> Path:
     output = tmp_path / "model"
-    result = _train(tiny_corpus, output)
+    result = _train(tiny_corpus, output, "--dev", str(tiny_corpus))
     assert result.returncode == 0, result.stderr
+    assert (output / "report" / "confusion.json").is_file()
     return output
 
 
@@ -64,6 +65,33 @@ def test_overwrite_replaces_earlier_run(tiny_corpus: Path, trained: Path) -> Non
     assert len(new_events) == 1
     assert new_events != events
     assert (trained / "model.safetensors").read_bytes() != weights
+    # The earlier run's dev confusion matrix is not shown in the report of a run without dev.
+    assert not (trained / "report" / "confusion.json").exists()
+
+
+def test_overwrite_checks_corpora_first(tiny_corpus: Path, trained: Path) -> None:
+    bad = trained.parent / "bad.conll"
+    bad.write_text("Oslo X-LOC\n", encoding="utf-8")
+
+    result = _train(bad, trained, "--overwrite")
+
+    assert result.returncode == 2
+    assert "invalid tag 'X-LOC'" in result.stderr
+    assert (trained / "checkpoints" / "last").is_dir()
+    assert (trained / "report" / "confusion.json").is_file()
+    assert any((trained / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_output_file_exits_2(tiny_corpus: Path, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    output.write_text("not a folder\n", encoding="utf-8")
+
+    result = _train(tiny_corpus, output, "--overwrite")
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"--output {output} is a file; give a folder for the model" in result.stderr
+    assert output.read_text(encoding="utf-8") == "not a folder\n"
 
 
 def test_folder_without_a_run_is_used(tiny_corpus: Path, tmp_path: Path) -> None:
@@ -76,6 +104,23 @@ def test_folder_without_a_run_is_used(tiny_corpus: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert (output / "notes.txt").read_text(encoding="utf-8") == "kept\n"
     assert (output / "model.safetensors").is_file()
+
+
+def test_api_takes_output_as_str(tiny_corpus: Path, trained: Path) -> None:
+    with pytest.raises(ConfigError, match="already contains a model"):
+        launch_training(train_path=str(tiny_corpus), dev=None, output=str(trained), progress=False)
+
+    saved = launch_training(
+        train_path=str(tiny_corpus),
+        dev=None,
+        output=str(trained),
+        overrides=SETTINGS,
+        overwrite=True,
+        progress=False,
+        tensorboard=False,
+    )
+
+    assert saved.path == trained
 
 
 def test_resume_with_overwrite_rejected(trained: Path) -> None:

@@ -180,3 +180,26 @@ def test_resume_after_early_stop_trains_no_more(tiny_corpus: Path) -> None:
     trainer.state.epochs_without_improvement = 2
 
     assert list(trainer.run()) == []
+
+
+def test_resume_after_corpus_change_names_cause(tiny_corpus: Path, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    settings = ["model.hidden=8", "model.word_dim=8", "train.epochs=1", "train.threads=1"]
+    launch_training(
+        train_path=str(tiny_corpus),
+        dev=None,
+        output=output,
+        overrides=settings,
+        progress=False,
+        tensorboard=False,
+    )
+    with open(tiny_corpus, "a", encoding="utf-8") as handle:
+        handle.write("\nQuillon B-PER\nwaved O\n")
+
+    with pytest.raises(ModelError) as error:
+        launch_training(train_path=None, dev=None, output=None, resume=output, progress=False)
+
+    message = str(error.value)
+    assert "features.words.weight has shape" in message
+    assert "a corpus changed since the run started" in message
+    assert "damaged" not in message

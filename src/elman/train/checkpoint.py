@@ -77,7 +77,9 @@ def load_checkpoint(trainer: Trainer, directory: Path) -> None:
     source = _existing(directory)
     state = _read_state(source)
     try:
-        trainer.model.load_state_dict(load_file(str(source / "model.safetensors")))
+        weights = load_file(str(source / "model.safetensors"))
+        _check_shapes(source, weights, trainer.model.state_dict())
+        trainer.model.load_state_dict(weights)
         trainer.best_weights = load_file(str(source / "best.safetensors"))
         tensors = load_file(str(source / "optimizer.safetensors"))
         rng = load_file(str(source / "rng.safetensors"))
@@ -121,6 +123,24 @@ def _existing(directory: Path) -> Path:
     if (previous / "state.json").exists():
         return previous
     raise ModelError(f"{directory}: no checkpoint to resume from; start the run without --resume")
+
+
+def _check_shapes(
+    source: Path, weights: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
+) -> None:
+    """Raise ``ModelError`` when the network built for the resumed run has other tensor shapes.
+
+    The vocabularies, and with them the embedding tables, are built again from the corpora at
+    the run's paths, so a corpus edited since the run started changes the shapes.
+    """
+    for name, tensor in weights.items():
+        if name in expected and tensor.shape != expected[name].shape:
+            raise ModelError(
+                f"{source}: {name} has shape {tuple(tensor.shape)} in the checkpoint but "
+                f"{tuple(expected[name].shape)} in the network built from the corpora now; a "
+                "corpus changed since the run started, so restore it or start a new run with "
+                "--overwrite"
+            )
 
 
 def _read_state(directory: Path) -> dict[str, Any]:

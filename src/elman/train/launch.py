@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.settings import load_settings, with_seed
-from elman.store import MANIFEST_FILE, MODEL_FILES, SavedModel
+from elman.store import SavedModel
 from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
+from elman.train.output import claim_output
 from elman.train.progress import ProgressBar
 from elman.train.run import DEV_NEEDED, Consumer, RunSpec, train_model, validate_scheme
 from elman.train.tensorboard import TensorBoardWriter
@@ -24,7 +24,7 @@ def launch_training(
     *,
     train_path: str | None,
     dev: str | None,
-    output: Path | None,
+    output: str | Path | None,
     test: str | None = None,
     extra: list[str] | None = None,
     format: str = "auto",
@@ -34,7 +34,7 @@ def launch_training(
     config: Path | None = None,
     overrides: list[str] | None = None,
     seed: int | None = None,
-    resume: Path | None = None,
+    resume: str | Path | None = None,
     progress: bool = True,
     tensorboard: bool = True,
     logdir: Path | None = None,
@@ -54,6 +54,8 @@ def launch_training(
     checkpoints, unless ``overwrite`` is set. Then that run's checkpoints, members and TensorBoard
     events are deleted, and its model files stay until the new model replaces them.
     """
+    output = Path(output) if output is not None else None
+    resume = Path(resume) if resume is not None else None
     if nproc < 1:
         raise ConfigError(f"--nproc {nproc}: expected 1 or more processes")
     if resume is not None and overwrite:
@@ -88,10 +90,6 @@ def launch_training(
     _check_members(model_config.members, nproc)
     if train_config.with_dev and dev is None:
         raise ConfigError(DEV_NEEDED)
-    if not _started_by_torchrun():
-        # NOTE: processes started by torchrun skip this check, because the first one may write
-        # its checkpoint before another one checks. elman train --nproc checks before starting them.
-        _claim_output(output, overwrite)
     reader = {"sep": sep} if format in ("auto", "conll") else {}
     spec = RunSpec(
         train=train_path,
@@ -103,6 +101,10 @@ def launch_training(
         scheme=validate_scheme(scheme),
         reader=reader,
     )
+    if not _started_by_torchrun():
+        # NOTE: processes started by torchrun skip this check, because the first one may write
+        # its checkpoint before another one checks. elman train --nproc checks before starting them.
+        claim_output(spec, model_config, train_config, overwrite)
     if model_config.members > 1:
         return members.train_members(spec, model_config, train_config, tensorboard=tensorboard)
     if _needs_processes(nproc):
@@ -116,27 +118,6 @@ def _check_members(count: int, nproc: int) -> None:
             f"model.members={count} trains each member in a process of its own and cannot be "
             f"combined with --nproc {nproc}; drop --nproc or set model.members=1"
         )
-
-
-def _claim_output(output: Path, overwrite: bool) -> None:
-    """Reject an ``output`` that contains an earlier run, or clear that run with ``overwrite``."""
-    earlier = [
-        name
-        for name in (*MODEL_FILES, MANIFEST_FILE, "checkpoints", members.MEMBERS_DIR)
-        if (output / name).exists()
-    ]
-    if not earlier:
-        return
-    if not overwrite:
-        raise ConfigError(
-            f"{output} already contains a model or a training run ({', '.join(earlier)}); "
-            f"continue that run with --resume {output}, replace it with --overwrite, "
-            "or choose another --output"
-        )
-    for name in ("checkpoints", members.MEMBERS_DIR, "tensorboard"):
-        if (output / name).is_dir():
-            shutil.rmtree(output / name)
-            logger.info("--overwrite: deleted %s of the earlier run", output / name)
 
 
 def _started_by_torchrun() -> bool:

@@ -373,7 +373,8 @@ def write_report(
 
 
 def _log_header(spec: RunSpec, model_config: ModelConfig, train_config: TrainConfig) -> None:
-    logger.info("training on %s, dev %s, output %s", spec.train, spec.dev, spec.output)
+    dev = f"{spec.dev} (trained on, train.with_dev)" if train_config.with_dev else spec.dev
+    logger.info("training on %s, dev %s, output %s", spec.train, dev, spec.output)
     logger.info("model: %s", asdict(model_config))
     logger.info("train: %s", asdict(train_config))
     logger.info("torch %s, %d threads", torch.__version__, torch.get_num_threads())
