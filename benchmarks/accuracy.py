@@ -44,6 +44,11 @@ ABLATIONS = {
     "an ensemble of two networks": ["model.members=2"],
     "without the extra corpus": [],
     "trained on train and dev, 14 epochs": ["train.with_dev=true", "train.epochs=14"],
+    "four networks, trained on train and dev, 14 epochs": [
+        "model.members=4",
+        "train.with_dev=true",
+        "train.epochs=14",
+    ],
 }
 NO_EXTRA = "without the extra corpus"
 """The variant that trains without the corpus's extra training corpora."""
