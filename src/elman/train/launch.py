@@ -51,8 +51,7 @@ def launch_training(
     ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
     through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
     A new run stops with ``ConfigError`` when ``output`` contains a model or another run's
-    checkpoints, unless ``overwrite`` is set. Then that run's checkpoints, members and TensorBoard
-    events are deleted, and its model files stay until the new model replaces them.
+    checkpoints, unless ``overwrite`` is set (see ``elman.train.output.claim_output``).
     """
     output = Path(output) if output is not None else None
     resume = Path(resume) if resume is not None else None

@@ -232,7 +232,7 @@ def read_corpora(
 def join_dev(train: Corpus, dev: Corpus | None) -> Corpus:
     """Return ``train`` followed by the sentences of ``dev`` (``train.with_dev``).
 
-    The dev documents are numbered after the training documents, so none of them merge.
+    The dev documents are numbered after the training documents, so that none merges with one.
     """
     if dev is None:
         raise ConfigError(DEV_NEEDED)
