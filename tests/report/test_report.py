@@ -115,6 +115,7 @@ def test_page_shows_f1(model: Path) -> None:
     page = (model / "report" / "report.html").read_text(encoding="utf-8")
     assert f"<td>{100 * scores['dev']['f1']:.2f}</td>" in page
     assert f"<td>{100 * scores['test']['f1']:.2f}</td>" in page
+    assert "<th>train loss</th><th>dev F1</th>" in page
 
 
 def test_page_shows_config(model: Path) -> None:
@@ -144,6 +145,8 @@ def test_report_without_dev(tmp_path: Path) -> None:
     assert not (report / "dev_scores.png").exists()
     assert not (report / "confusion.png").exists()
     assert "No confusion matrix" in page
+    assert "<th>train loss</th><th>learning rate</th>" in page
+    assert "dev F1" not in page
 
 
 def test_report_of_missing_model(tmp_path: Path) -> None:

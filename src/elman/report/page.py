@@ -110,18 +110,21 @@ def _type_table(name: str, scores: Mapping[str, Any]) -> str:
 def _history_table(history: Sequence[Mapping[str, float]]) -> str:
     if not history:
         return ""
+    scored = any("dev_f1" in record for record in history)  # runs without dev have no column
     rows = [
         "<h2>Epochs</h2>",
         "<table>",
-        "<tr><th>epoch</th><th>train loss</th><th>dev F1</th><th>learning rate</th>"
-        "<th>seconds</th></tr>",
+        "<tr><th>epoch</th><th>train loss</th>"
+        + ("<th>dev F1</th>" if scored else "")
+        + "<th>learning rate</th><th>seconds</th></tr>",
     ]
     for record in history:
         dev_f1 = record.get("dev_f1")
+        dev_cell = f"<td>{'' if dev_f1 is None else f'{100 * dev_f1:.2f}'}</td>" if scored else ""
         rows.append(
             f"<tr><td>{int(record.get('epoch', 0))}</td>"
             f"<td>{record.get('train_loss', float('nan')):.4f}</td>"
-            f"<td>{'' if dev_f1 is None else f'{100 * dev_f1:.2f}'}</td>"
+            f"{dev_cell}"
             f"<td>{record.get('lr', float('nan')):.3g}</td>"
             f"<td>{record.get('seconds', float('nan')):.1f}</td></tr>"
         )
