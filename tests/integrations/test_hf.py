@@ -177,6 +177,30 @@ def test_train_from_dataset_ensemble(tmp_path: Path) -> None:
     assert isinstance(load_model(tmp_path / "model").model, EnsembleTagger)
 
 
+def test_train_from_dataset_keeps_earlier_run(tmp_path: Path) -> None:
+    train = tagged(TOKENS * 4, TAGS * 4, NAMES)
+    settings = ["model.hidden=8", "train.epochs=1", "train.threads=1"]
+    output = tmp_path / "model"
+    train_from_dataset(train, None, output, overrides=settings)
+    weights = (output / "model.safetensors").read_bytes()
+
+    with pytest.raises(ConfigError, match="already contains a model"):
+        train_from_dataset(train, None, output, overrides=settings, seed=8)
+    assert (output / "model.safetensors").read_bytes() == weights
+
+    train_from_dataset(train, None, output, overrides=settings, seed=8, overwrite=True)
+    assert (output / "model.safetensors").read_bytes() != weights
+
+
+def test_train_from_dataset_with_dev_needs_dev(tmp_path: Path) -> None:
+    train = tagged(TOKENS, TAGS, NAMES)
+    output = tmp_path / "model"
+
+    with pytest.raises(ConfigError, match=r"give one with --dev \(dev= in Python\)"):
+        train_from_dataset(train, None, output, overrides=["train.with_dev=true"])
+    assert not output.exists()
+
+
 def test_train_model_rejects_members(tmp_path: Path) -> None:
     corpus = corpus_from_dataset(tagged(TOKENS, TAGS, NAMES))
     spec = RunSpec(train=corpus.path, dev=None, output=str(tmp_path / "model"))

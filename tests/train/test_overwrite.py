@@ -106,6 +106,29 @@ def test_folder_without_a_run_is_used(tiny_corpus: Path, tmp_path: Path) -> None
     assert (output / "model.safetensors").is_file()
 
 
+def test_other_tools_files_are_no_run(tiny_corpus: Path, tmp_path: Path) -> None:
+    output = tmp_path / "project"
+    (output / "checkpoints").mkdir(parents=True)
+    (output / "checkpoints" / "epoch3.pt").write_text("another tool\n", encoding="utf-8")
+    (output / "config.json").write_text("{}\n", encoding="utf-8")
+
+    result = _train(tiny_corpus, output)
+
+    assert result.returncode == 0, result.stderr
+    assert (output / "checkpoints" / "epoch3.pt").is_file()
+    assert (output / "checkpoints" / "last" / "state.json").is_file()
+
+
+def test_torchrun_rank_0_checks(
+    tiny_corpus: Path, trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+
+    with pytest.raises(ConfigError, match="already contains a model"):
+        launch_training(train_path=str(tiny_corpus), dev=None, output=trained, progress=False)
+
+
 def test_api_takes_output_as_str(tiny_corpus: Path, trained: Path) -> None:
     with pytest.raises(ConfigError, match="already contains a model"):
         launch_training(train_path=str(tiny_corpus), dev=None, output=str(trained), progress=False)

@@ -201,5 +201,5 @@ def test_resume_after_corpus_change_names_cause(tiny_corpus: Path, tmp_path: Pat
 
     message = str(error.value)
     assert "features.words.weight has shape" in message
-    assert "a corpus changed since the run started" in message
+    assert "a corpus or the model.pretrained file changed since the run started" in message
     assert "damaged" not in message

@@ -18,7 +18,7 @@ from datasets import Sequence as SequenceFeature
 
 from elman.data.readers import ParseResult, RawSentence, build_corpus
 from elman.data.sentence import Corpus
-from elman.errors import DataError
+from elman.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from elman.store import SavedModel
@@ -201,18 +201,21 @@ def train_from_dataset(
     overrides: Sequence[str] = (),
     seed: int | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> SavedModel:
     """Train a model on dataset splits and save it to ``output``, as ``elman train`` does.
 
     ``preset``, ``config``, ``overrides`` (``"model.hidden=64"``) and ``seed`` set the model and
     training settings as on the command line. A run trained from datasets cannot be resumed
-    with ``elman train --resume``, because the checkpoint cannot name the data.
+    with ``elman train --resume``, because the checkpoint cannot name the data. ``output`` must
+    not contain an earlier run unless ``overwrite`` is set, as with ``elman train --overwrite``.
     """
     # Imported here because they pull in torch.
     from elman.settings import load_settings, with_seed
     from elman.train.members import train_members
+    from elman.train.output import claim_output
     from elman.train.progress import ProgressBar
-    from elman.train.run import RunSpec, train_model
+    from elman.train.run import DEV_NEEDED, RunSpec, train_model
 
     def convert(dataset: Any, split: str) -> Corpus:
         named = dataset_name(dataset)
@@ -228,6 +231,8 @@ def train_from_dataset(
         preset=preset, config_file=config, overrides=list(overrides)
     )
     train_config = with_seed(train_config, seed)
+    if train_config.with_dev and dev is None:
+        raise ConfigError(DEV_NEEDED)
     train_corpus = convert(train, "train")
     dev_corpus = None if dev is None else convert(dev, "dev")
     test_corpus = None if test is None else convert(test, "test")
@@ -238,6 +243,7 @@ def train_from_dataset(
         test=None if test_corpus is None else test_corpus.path,
     )
     corpora = (train_corpus, dev_corpus, test_corpus)
+    claim_output(spec, model_config, train_config, overwrite, corpora)
     if model_config.members > 1:
         return train_members(spec, model_config, train_config, corpora=corpora)
     return train_model(

@@ -132,14 +132,15 @@ def _check_shapes(
 
     The vocabularies, and with them the embedding tables, are built again from the corpora at
     the run's paths, so a corpus edited since the run started changes the shapes.
+    NOTE: an edit that keeps every vocabulary's size passes, and maps words to other embeddings.
     """
     for name, tensor in weights.items():
         if name in expected and tensor.shape != expected[name].shape:
             raise ModelError(
                 f"{source}: {name} has shape {tuple(tensor.shape)} in the checkpoint but "
                 f"{tuple(expected[name].shape)} in the network built from the corpora now; a "
-                "corpus changed since the run started, so restore it or start a new run with "
-                "--overwrite"
+                "corpus or the model.pretrained file changed since the run started, so restore "
+                "it, or start a new run into this folder with --overwrite instead of --resume"
             )
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from elman.distributed import ddp
 from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.settings import load_settings, with_seed
@@ -100,9 +101,8 @@ def launch_training(
         scheme=validate_scheme(scheme),
         reader=reader,
     )
-    if not _started_by_torchrun():
-        # NOTE: processes started by torchrun skip this check, because the first one may write
-        # its checkpoint before another one checks. elman train --nproc checks before starting them.
+    if ddp.is_main_process():
+        # Under torchrun, rank 0 alone writes files, so it alone checks the folder.
         claim_output(spec, model_config, train_config, overwrite)
     if model_config.members > 1:
         return members.train_members(spec, model_config, train_config, tensorboard=tensorboard)
@@ -119,14 +119,8 @@ def _check_members(count: int, nproc: int) -> None:
         )
 
 
-def _started_by_torchrun() -> bool:
-    from elman.distributed.ddp import started_by_torchrun
-
-    return started_by_torchrun()
-
-
 def _needs_processes(nproc: int) -> bool:
-    return nproc > 1 and not _started_by_torchrun()
+    return nproc > 1 and not ddp.started_by_torchrun()
 
 
 def _train_in_processes(nproc: int, output: Path) -> SavedModel:

@@ -49,7 +49,7 @@ class ProgressBar:
             f"dev F1 {100 * event.dev.f1:.2f} (best {100 * event.best_f1:.2f} at epoch "
             f"{event.best_epoch})"
             if event.dev is not None
-            else f"no dev set (lowest loss at epoch {event.best_epoch})"
+            else f"dev not scored (lowest loss at epoch {event.best_epoch})"
         )
         logger.info(
             "epoch %d: loss %.4f, %s, lr %.3g, %.1fs, %s tokens/s",

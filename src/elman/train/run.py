@@ -38,7 +38,9 @@ from elman.train.loop import Trainer, TrainingDiverged, seed_everything
 logger = logging.getLogger(__name__)
 
 Event = StepInfo | NonFiniteInfo | EpochInfo
-DEV_NEEDED = "train.with_dev=true trains on the dev corpus as well; give one with --dev"
+DEV_NEEDED = (
+    "train.with_dev=true trains on the dev corpus as well; give one with --dev (dev= in Python)"
+)
 
 
 class TrainingInterrupted(ElmanError):
