@@ -182,24 +182,53 @@ def test_resume_after_early_stop_trains_no_more(tiny_corpus: Path) -> None:
     assert list(trainer.run()) == []
 
 
-def test_resume_after_corpus_change_names_cause(tiny_corpus: Path, tmp_path: Path) -> None:
-    output = tmp_path / "model"
+def _train_one_epoch(corpus: Path, output: Path) -> None:
     settings = ["model.hidden=8", "model.word_dim=8", "train.epochs=1", "train.threads=1"]
     launch_training(
-        train_path=str(tiny_corpus),
+        train_path=str(corpus),
         dev=None,
         output=output,
         overrides=settings,
         progress=False,
         tensorboard=False,
     )
+
+
+def _resume_error(output: Path) -> str:
+    with pytest.raises(ModelError) as error:
+        launch_training(train_path=None, dev=None, output=None, resume=output, progress=False)
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("won O\n", "won O\n\nQuillon B-PER\nwaved O\n"),  # new words: other table sizes
+        ("Quist", "Quast"),  # one word renamed: the same sizes
+    ],
+)
+def test_resume_after_corpus_edit_names_cause(
+    tiny_corpus: Path, tmp_path: Path, old: str, new: str
+) -> None:
+    _train_one_epoch(tiny_corpus, tmp_path / "model")
+    text = tiny_corpus.read_text(encoding="utf-8")
+    tiny_corpus.write_text(text.replace(old, new), encoding="utf-8")
+
+    message = _resume_error(tmp_path / "model")
+
+    assert "the vocabularies built from the corpora now differ" in message
+    assert "a corpus or the model.pretrained file changed since the run started" in message
+    assert "damaged" not in message
+
+
+def test_resume_of_older_checkpoint_checks_shapes(tiny_corpus: Path, tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    _train_one_epoch(tiny_corpus, output)
+    state_path = output / "checkpoints" / "last" / "state.json"
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    del state["vocab_sha256"]  # as written before checkpoints stored the digest
+    state_path.write_text(json.dumps(state), encoding="utf-8")
     with open(tiny_corpus, "a", encoding="utf-8") as handle:
         handle.write("\nQuillon B-PER\nwaved O\n")
 
-    with pytest.raises(ModelError) as error:
-        launch_training(train_path=None, dev=None, output=None, resume=output, progress=False)
-
-    message = str(error.value)
-    assert "features.words.weight has shape" in message
-    assert "a corpus or the model.pretrained file changed since the run started" in message
-    assert "damaged" not in message
+    assert "features.words.weight has shape" in _resume_error(output)

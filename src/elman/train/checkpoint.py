@@ -16,6 +16,7 @@ checkpoint or the new one, never a mix.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
@@ -31,6 +32,10 @@ from elman.errors import ModelError
 from elman.train.loop import Trainer, TrainState
 
 CHECKPOINT_VERSION = 1
+CHANGED_INPUTS = (
+    "a corpus or the model.pretrained file changed since the run started, so restore it, or "
+    "start a new run into this folder with --overwrite instead of --resume"
+)
 STATE_KEYS = ("run", "trainer", "optimizer", "numpy_rng", "global_python_rng")
 
 
@@ -58,6 +63,7 @@ def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> N
         "optimizer": optimizer_meta,
         "numpy_rng": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
         "global_python_rng": _encode_random_state(random.getstate()),
+        "vocab_sha256": _vocab_digest(trainer),
     }
     (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
     _swap_into_place(staging, directory)
@@ -76,6 +82,12 @@ def load_checkpoint(trainer: Trainer, directory: Path) -> None:
     """Restore weights, optimizer, counters and every random-number generator from a checkpoint."""
     source = _existing(directory)
     state = _read_state(source)
+    digest = _vocab_digest(trainer)
+    if state.get("vocab_sha256", digest) != digest:
+        raise ModelError(
+            f"{source}: the vocabularies built from the corpora now differ from those the run "
+            f"started with; {CHANGED_INPUTS}"
+        )
     try:
         weights = load_file(str(source / "model.safetensors"))
         _check_shapes(source, weights, trainer.model.state_dict())
@@ -131,17 +143,23 @@ def _check_shapes(
     """Raise ``ModelError`` when the network built for the resumed run has other tensor shapes.
 
     The vocabularies, and with them the embedding tables, are built again from the corpora at
-    the run's paths, so a corpus edited since the run started changes the shapes.
-    NOTE: an edit that keeps every vocabulary's size passes, and maps words to other embeddings.
+    the run's paths, so a corpus edited since the run started changes the shapes. Checkpoints
+    with a ``vocab_sha256`` are checked by that digest first, which also catches an edit that
+    keeps every vocabulary's size.
     """
     for name, tensor in weights.items():
         if name in expected and tensor.shape != expected[name].shape:
             raise ModelError(
                 f"{source}: {name} has shape {tuple(tensor.shape)} in the checkpoint but "
-                f"{tuple(expected[name].shape)} in the network built from the corpora now; a "
-                "corpus or the model.pretrained file changed since the run started, so restore "
-                "it, or start a new run into this folder with --overwrite instead of --resume"
+                f"{tuple(expected[name].shape)} in the network built from the corpora now; "
+                f"{CHANGED_INPUTS}"
             )
+
+
+def _vocab_digest(trainer: Trainer) -> str:
+    """Return the SHA-256 of the trainer's vocabularies, words with their counts included."""
+    encoded = json.dumps(trainer.vocab.to_dict(), sort_keys=True).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def _read_state(directory: Path) -> dict[str, Any]:
