@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +43,13 @@ def first_sentences(source: Path, count: int, target: Path) -> Path:
     blocks = [block for block in re.split(r"\n[ \t]*\n", text) if block.strip()][:count]
     target.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     return target
+
+
+def elman_train(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``elman train --no-progress ARGS`` in a subprocess and return its result."""
+    return subprocess.run(
+        [sys.executable, "-m", "elman", "train", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )

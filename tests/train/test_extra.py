@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from elman.train.config import TrainConfig
 from elman.train.launch import launch_training
 from elman.train.loop import Trainer
 from tests.conftest import TINY_TRAIN
-from tests.train import first_sentences
+from tests.train import elman_train, first_sentences
 
 MAIN = """\
 Ines\tB-person
@@ -131,12 +130,7 @@ def test_training_with_an_extra_corpus(corpora: tuple[Path, Path], tmp_path: Pat
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "elman", "train", "--no-progress", "--no-tensorboard", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return elman_train("--no-tensorboard", *args)
 
 
 def test_unmapped_extra_type_exits_2(corpora: tuple[Path, Path], tmp_path: Path) -> None:

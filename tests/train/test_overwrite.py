@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from elman.errors import ConfigError
 from elman.train.launch import launch_training
+from tests.train import elman_train
 
 SETTINGS = ["model.hidden=8", "model.word_dim=8", "train.epochs=1", "train.threads=1"]
 
 
 def _train(corpus: Path, output: Path, *options: str) -> subprocess.CompletedProcess[str]:
     settings = [part for setting in SETTINGS for part in ("--set", setting)]
-    return subprocess.run(
-        [
-            sys.executable, "-m", "elman", "train", "--no-progress", "--train", str(corpus),
-            "--output", str(output), *settings, *options,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )  # fmt: skip
+    return elman_train("--train", str(corpus), "--output", str(output), *settings, *options)
 
 
 @pytest.fixture()

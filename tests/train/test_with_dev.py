@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from elman.errors import ConfigError, ElmanError
 from elman.train.launch import launch_training
 from elman.train.run import join_dev
 from tests.conftest import TINY_TRAIN
-from tests.train import tiny_trainer
+from tests.train import elman_train, tiny_trainer
 
 DEV = """\
 -DOCSTART- -X- -X- O
@@ -104,14 +102,9 @@ def test_with_dev_runs_every_epoch(
 
 def test_with_dev_without_dev_exits_2(corpora: tuple[Path, Path], tmp_path: Path) -> None:
     output = tmp_path / "model"
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "elman", "train", "--no-progress", "--no-tensorboard",
-            "--train", str(corpora[0]), "--output", str(output), "--set", "train.with_dev=true",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+    result = elman_train(
+        "--no-tensorboard", "--train", str(corpora[0]), "--output", str(output),
+        "--set", "train.with_dev=true",
     )  # fmt: skip
 
     assert result.returncode == 2

@@ -18,7 +18,7 @@ from datasets import Sequence as SequenceFeature
 
 from elman.data.readers import ParseResult, RawSentence, build_corpus
 from elman.data.sentence import Corpus
-from elman.errors import ConfigError, DataError
+from elman.errors import DataError
 
 if TYPE_CHECKING:
     from elman.store import SavedModel
@@ -215,7 +215,7 @@ def train_from_dataset(
     from elman.train.members import train_members
     from elman.train.output import claim_output
     from elman.train.progress import ProgressBar
-    from elman.train.run import DEV_NEEDED, RunSpec, train_model
+    from elman.train.run import RunSpec, train_model
 
     def convert(dataset: Any, split: str) -> Corpus:
         named = dataset_name(dataset)
@@ -231,8 +231,6 @@ def train_from_dataset(
         preset=preset, config_file=config, overrides=list(overrides)
     )
     train_config = with_seed(train_config, seed)
-    if train_config.with_dev and dev is None:
-        raise ConfigError(DEV_NEEDED)
     train_corpus = convert(train, "train")
     dev_corpus = None if dev is None else convert(dev, "dev")
     test_corpus = None if test is None else convert(test, "test")

@@ -15,7 +15,7 @@ from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
 from elman.train.output import claim_output
 from elman.train.progress import ProgressBar
-from elman.train.run import DEV_NEEDED, Consumer, RunSpec, train_model, validate_scheme
+from elman.train.run import Consumer, RunSpec, train_model, validate_scheme
 from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,6 @@ def launch_training(
     )
     train_config = with_seed(train_config, seed)
     _check_members(model_config.members, nproc)
-    if train_config.with_dev and dev is None:
-        raise ConfigError(DEV_NEEDED)
     reader = {"sep": sep} if format in ("auto", "conll") else {}
     spec = RunSpec(
         train=train_path,

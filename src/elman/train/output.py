@@ -13,7 +13,7 @@ from elman.model.config import ModelConfig
 from elman.store import MANIFEST_FILE
 from elman.train.config import TrainConfig
 from elman.train.members import MEMBERS_DIR, RUN_FILE, Corpora
-from elman.train.run import RunSpec, read_corpora, read_extra_corpora
+from elman.train.run import DEV_NEEDED, RunSpec, read_corpora, read_extra_corpora
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,14 @@ def claim_output(
 ) -> None:
     """Reject an output folder that contains an earlier run, unless ``overwrite`` is set.
 
-    With ``overwrite``, the corpora (``corpora``, or the paths in ``spec``) are read first, so
-    that an error in them leaves the earlier run as it was. Then its checkpoints, members,
-    TensorBoard events and report are deleted. Its model files stay until the new model
-    replaces them.
+    This runs before the run writes anything, so it also rejects ``train.with_dev`` without a dev
+    corpus, which a run would find only after creating the folder. With ``overwrite``, the
+    corpora (``corpora``, or the paths in ``spec``) are read first, so that an error in them
+    leaves the earlier run as it was. Then its checkpoints, members, TensorBoard events and
+    report are deleted. Its model files stay until the new model replaces them.
     """
+    if train_config.with_dev and spec.dev is None:
+        raise ConfigError(DEV_NEEDED)
     output = Path(spec.output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output} is a file; give a folder for the model")

@@ -222,9 +222,7 @@ def read_corpora(
 
     train = read(spec.train, 0)
     assert train is not None
-    for sentence in train.sentences:
-        if sentence.tags is None:
-            raise ElmanError(f"{spec.train}: the training corpus has no tags")
+    _require_tags(train, f"{spec.train}: the training corpus has no tags")
     dev = read(spec.dev, 1)
     if config.with_dev:
         return join_dev(train, dev), None, read(spec.test, 2)
@@ -234,15 +232,15 @@ def read_corpora(
 def join_dev(train: Corpus, dev: Corpus | None) -> Corpus:
     """Return ``train`` followed by the sentences of ``dev`` (``train.with_dev``).
 
-    The dev documents are numbered after the training documents, so that none merges with one.
+    Dev documents are numbered after the training documents, so none merges with a training one.
     """
     if dev is None:
         raise ConfigError(DEV_NEEDED)
-    if any(sentence.tags is None for sentence in dev.sentences):
-        raise ElmanError(
-            f"{dev.path}: the dev corpus has no tags, so train.with_dev cannot train on it; "
-            "give a tagged dev corpus or set train.with_dev=false"
-        )
+    _require_tags(
+        dev,
+        f"{dev.path}: the dev corpus has no tags, so train.with_dev cannot train on it; "
+        "give a tagged dev corpus or set train.with_dev=false",
+    )
     moved = [replace(s, document=s.document + train.documents) for s in dev.sentences]
     logger.info(
         "train.with_dev: %d dev sentences join the %d training sentences, and dev is not scored",
@@ -270,10 +268,9 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
     used: set[str] = set()
     for path in spec.extra:
         corpus = read_corpus(path, scheme="auto")
-        if any(sentence.tags is None for sentence in corpus.sentences):
-            raise ElmanError(
-                f"{path}: the extra training corpus has no tags; give an annotated one"
-            )
+        _require_tags(
+            corpus, f"{path}: the extra training corpus has no tags; give an annotated one"
+        )
         used |= corpus_entity_types(corpus)
         corpus = _limit_length(relabel_corpus(corpus, mapping, known), config.max_length)
         sentences.extend(corpus.sentences)
@@ -288,6 +285,12 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
         f"{config.extra_ratio:g} per training sentence" if config.extra_ratio else "all",
     )
     return sentences
+
+
+def _require_tags(corpus: Corpus, message: str) -> None:
+    """Raise ``ElmanError`` with ``message`` when a sentence of ``corpus`` has no tags."""
+    if any(sentence.tags is None for sentence in corpus.sentences):
+        raise ElmanError(message)
 
 
 def _limit_length(corpus: Corpus, max_length: int) -> Corpus:
