@@ -166,27 +166,29 @@ def train(
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
     from elman.train.launch import launch_training
+    from elman.train.signals import sigterm_interrupts
 
-    launch_training(
-        train_path=train_path,
-        dev=dev,
-        output=output,
-        test=test,
-        extra=extra,
-        format=format.value,
-        scheme=scheme.value,
-        sep=sep.value,
-        preset=preset,
-        config=config,
-        overrides=set_ or [],
-        seed=seed,
-        resume=resume,
-        progress=progress,
-        tensorboard=tensorboard,
-        logdir=logdir,
-        nproc=nproc,
-        overwrite=overwrite,
-    )
+    with sigterm_interrupts():
+        launch_training(
+            train_path=train_path,
+            dev=dev,
+            output=output,
+            test=test,
+            extra=extra,
+            format=format.value,
+            scheme=scheme.value,
+            sep=sep.value,
+            preset=preset,
+            config=config,
+            overrides=set_ or [],
+            seed=seed,
+            resume=resume,
+            progress=progress,
+            tensorboard=tensorboard,
+            logdir=logdir,
+            nproc=nproc,
+            overwrite=overwrite,
+        )
 
 
 @app.command()

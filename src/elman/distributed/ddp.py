@@ -41,6 +41,7 @@ from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.train.config import TrainConfig
 from elman.train.loop import Pairs, Trainer
+from elman.train.signals import Terminated
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +241,11 @@ def train_in_processes(nproc: int, output: Path) -> Path:
     process = subprocess.Popen(command, env=environment)
     try:
         status = process.wait()
-    except KeyboardInterrupt:
-        # The terminal sent SIGINT to torchrun and the training processes too: let them stop.
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C in a terminal reaches torchrun and the training processes too; SIGTERM reached
+        # this process alone, so it is passed on. torchrun then stops the training processes.
+        if isinstance(interrupt, Terminated):
+            process.terminate()
         process.wait()
         raise ElmanError(
             f"interrupted; resume from the last completed epoch with: elman train --resume "

@@ -37,6 +37,7 @@ from elman.train.run import (
     train_model,
     write_report,
 )
+from elman.train.signals import member_training, start_member_process
 from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -83,9 +84,21 @@ def train_members(
     logger.info("training %d members at the same time in %s", len(jobs), folder)
 
     context = multiprocessing.get_context("spawn")
+    stop = context.Event()
     try:
-        with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
-            paths = list(pool.map(_train_member, jobs))
+        with ProcessPoolExecutor(
+            len(jobs),
+            mp_context=context,
+            initializer=start_member_process,
+            initargs=(stop,),
+        ) as pool:
+            try:
+                paths = list(pool.map(_train_member, jobs))
+            except KeyboardInterrupt:
+                # The members may not have seen the signal (SIGTERM reaches this process alone).
+                # Leaving the block waits until they have stopped.
+                stop.set()
+                raise
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted; each member resumes from its last completed epoch with: "
@@ -163,14 +176,15 @@ def _train_member(job: MemberJob) -> str:
     if job.tensorboard:
         consumers.append(TensorBoardWriter(output / "tensorboard"))
     resume = job.resume and (output / "checkpoints" / "last").is_dir()
-    train_model(
-        job.spec,
-        job.model_config,
-        job.train_config,
-        resume=resume,
-        consumers=consumers,
-        corpora=job.corpora,
-    )
+    with member_training():
+        train_model(
+            job.spec,
+            job.model_config,
+            job.train_config,
+            resume=resume,
+            consumers=consumers,
+            corpora=job.corpora,
+        )
     return str(output)
 
 

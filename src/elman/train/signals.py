@@ -1,0 +1,134 @@
+"""Interrupting a run: SIGTERM stops training as Ctrl-C does, and ensemble members stop with it.
+
+Ctrl-C in a terminal reaches every process of a run. ``kill PID``, ``timeout`` and job schedulers
+send SIGTERM to the parent process alone, and a parent killed outright cannot tell anyone. So each
+member process of an ensemble runs a thread that watches two things: a stop event, which the parent
+sets when it is interrupted, and the parent itself. When the event is set or the parent has
+ended, the member interrupts its own training, which keeps its last completed epoch for
+``--resume``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Protocol
+
+WATCH_SECONDS = 0.5
+"""How often a member process checks that its parent is alive."""
+
+_interrupted = False
+"""Whether this process has already turned a signal into ``KeyboardInterrupt``."""
+
+
+class _MemberState:
+    """State shared by the main thread and the watch thread of a member process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.training = False  # a member trains in this process now
+        self.stopping = False  # set by the watch thread, after which no training starts
+        self.idle = threading.Event()  # set while no member trains
+        self.idle.set()
+
+
+_member = _MemberState()
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by SIGTERM within ``sigterm_interrupts``; Ctrl-C raises ``KeyboardInterrupt``.
+
+    A parent that catches it can tell that its child processes have not received the signal.
+    """
+
+
+class StopEvent(Protocol):
+    """The part of ``multiprocessing.Event`` that the watch thread uses."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread, as Ctrl-C raises
+    ``KeyboardInterrupt``.
+
+    Outside the main thread the block changes nothing: only the main thread may set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_member_process(stop: StopEvent) -> None:
+    """Set up a member process: the pool's initializer, run once in each new process.
+
+    Ctrl-C is ignored while the process waits for work (the parent ends it then), and the watch
+    thread starts.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_watch, args=(stop, os.getppid()), name="elman-member-watch", daemon=True
+    ).start()
+
+
+def _watch(stop: StopEvent, parent: int) -> None:
+    """Interrupt training when ``stop`` is set or the parent ends; exit in the second case."""
+    while not stop.wait(WATCH_SECONDS) and os.getppid() == parent:
+        pass
+    orphaned = os.getppid() != parent
+    with _member.lock:
+        _member.stopping = True
+        training = _member.training
+    if training:
+        os.kill(os.getpid(), signal.SIGTERM)
+    if orphaned:
+        # No parent is left to take the result or to end this process: once the training has
+        # unwound (its last completed epoch is on disk), exit.
+        _member.idle.wait()
+        os._exit(1)
+
+
+@contextmanager
+def member_training() -> Iterator[None]:
+    """Within the block, the first SIGINT or SIGTERM raises ``KeyboardInterrupt``.
+
+    Later signals are ignored, so that a member that Ctrl-C has interrupted is not interrupted
+    again, while it closes its files, by the stop that the parent sends as well. Once the watch
+    thread has stopped this process, the block raises ``KeyboardInterrupt`` at once.
+    """
+    with _member.lock:
+        if _member.stopping:
+            raise KeyboardInterrupt
+        _member.training = True
+        _member.idle.clear()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, _interrupt_once) for number in signals}
+    try:
+        yield
+    finally:
+        with _member.lock:
+            _member.training = False
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _member.idle.set()
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _interrupt_once(signum: int, frame: FrameType | None) -> None:
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
