@@ -44,6 +44,12 @@ ABLATIONS = {
     "an ensemble of two networks": ["model.members=2"],
     "without the extra corpus": [],
     "trained on train and dev, 14 epochs": ["train.with_dev=true", "train.epochs=14"],
+    "trained on train and dev, 14 epochs, language-model objective": [
+        "train.with_dev=true",
+        "train.epochs=14",
+        "model.lm_words=1000",
+        "model.lm_weight=0.3",
+    ],
     "four networks, trained on train and dev, 14 epochs": [
         "model.members=4",
         "train.with_dev=true",

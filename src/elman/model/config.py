@@ -23,6 +23,10 @@ class ModelConfig:
     its other mentions (``elman.model.evidence``; 0 skips this step), and after decoding the
     document's entities vote on their labels (``elman.model.consistency``). ``members`` > 1
     trains that many networks apart and averages their scores (``elman.model.ensemble``).
+    ``lm_words`` > 0 adds a training objective: each direction of the recurrence also predicts
+    the next word it has not read, among the ``lm_words`` most frequent word ids and one class
+    for the rest, and its cross-entropy, times ``lm_weight``, joins the loss
+    (``elman.model.language``).
     """
 
     word_dim: int = 100
@@ -44,6 +48,8 @@ class ModelConfig:
     members: int = 1
     pretrained: str = ""
     freeze_pretrained: bool = False
+    lm_words: int = 0
+    lm_weight: float = 0.3
 
     def __post_init__(self) -> None:
         _choice("cell", self.cell, CELLS)
@@ -57,6 +63,16 @@ class ModelConfig:
                 raise ConfigError(
                     f"model.{name}={getattr(self, name)}: expected a positive integer"
                 )
+        if self.lm_words < 0:
+            raise ConfigError(f"model.lm_words={self.lm_words}: expected 0 (off) or more")
+        if not 0.0 <= self.lm_weight < float("inf"):
+            raise ConfigError(f"model.lm_weight={self.lm_weight}: expected a finite value >= 0")
+        if self.lm_words > 0 and self.bidirectional and self.layers > 1:
+            raise ConfigError(
+                f"model.lm_words={self.lm_words} with layers={self.layers}: above the first "
+                "layer of a bidirectional stack, each state has read the whole sentence, so "
+                "there is no word left to predict; set model.layers=1 or model.lm_words=0"
+            )
         if self.casing_dim < 0:
             raise ConfigError(f"model.casing_dim={self.casing_dim}: expected 0 (off) or more")
         if not 0.0 <= self.document_evidence < float("inf"):

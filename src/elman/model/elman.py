@@ -12,6 +12,7 @@ from elman.data.batch import IGNORE_INDEX, Batch
 from elman.model.config import ModelConfig
 from elman.model.dropout import Dropout
 from elman.model.features import TokenFeatures
+from elman.model.language import LanguageModelHeads
 from elman.model.output import OutputLayer
 from elman.model.recurrent import RecurrentStack
 from elman.model.typed import supports_typed_path, typed_emissions
@@ -26,6 +27,7 @@ class ElmanTagger(OutputLayer):
         self.dropout = Dropout(config.dropout)
         self.recurrent = RecurrentStack(config, self.features.output_size, len(self.tags))
         self.output = nn.Linear(self.recurrent.output_size, len(self.tags))
+        self.lm = LanguageModelHeads(config) if config.lm_words > 0 else None
         self._add_decoding()
         self._typed = supports_typed_path(self)
 
@@ -39,12 +41,15 @@ class ElmanTagger(OutputLayer):
         lengths: torch.Tensor,
     ) -> torch.Tensor:
         """Return emission scores (batch, time, num_tags) for the inputs of a ``Batch``."""
-        # (batch, time, window * token_size)
-        x = self.features(words, casing, chars, char_index, mask)
+        return self.output(self._states(words, casing, chars, char_index, mask, lengths))
+
+    def _states(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Return the recurrence's outputs (batch, time, hidden * directions), after dropout."""
+        words, casing, chars, char_index, mask, lengths = inputs
+        x = self.features(words, casing, chars, char_index, mask)  # (batch, time, window * token)
         x = self.dropout(x)
         x = self.recurrent(x, lengths)  # (batch, time, hidden * directions)
-        x = self.dropout(x)
-        return self.output(x)
+        return self.dropout(x)
 
     def emissions(self, batch: Batch) -> torch.Tensor:
         """Return emission scores (batch, time, num_tags) of a ``Batch``.
@@ -59,18 +64,27 @@ class ElmanTagger(OutputLayer):
     def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
         """Return the summed loss over the batch's real tokens and the number of those tokens.
 
-        Padding and tags unknown to the model carry ``IGNORE_INDEX`` and add nothing.
+        Padding and tags unknown to the model carry ``IGNORE_INDEX`` and add nothing. In training
+        mode with ``lm_words`` > 0 the loss includes the language-model objective, weighted by
+        ``lm_weight`` (``elman.model.language``).
         """
         assert batch.tags is not None, "loss() needs a batch encoded with tags"
-        scores = self.emissions(batch)  # (batch, time, num_tags)
-        counted = batch.tags != IGNORE_INDEX
-        tokens = int(counted.sum())
+        tokens = int((batch.tags != IGNORE_INDEX).sum())
+        if self.lm is None or not self.training:
+            return self._tag_loss(self.emissions(batch), batch), tokens
+
+        states = self._states(*batch.inputs())
+        words = self.config.lm_weight * self.lm.loss(states, batch.words, batch.mask)
+        return self._tag_loss(self.output(states), batch) + words, tokens
+
+    def _tag_loss(self, scores: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Return the summed tagging loss of emission scores (batch, time, num_tags)."""
+        assert batch.tags is not None
         if self.crf is not None:
-            return self.crf.negative_log_likelihood(scores, batch.tags, batch.mask), tokens
-        flat = F.cross_entropy(
+            return self.crf.negative_log_likelihood(scores, batch.tags, batch.mask)
+        return F.cross_entropy(
             scores.reshape(-1, scores.size(-1)),
             batch.tags.reshape(-1),
             ignore_index=IGNORE_INDEX,
             reduction="sum",
         )
-        return flat, tokens
