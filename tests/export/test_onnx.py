@@ -22,6 +22,7 @@ ARCHITECTURES = {
         "model.char_encoder='cnn'",
         "model.output='crf'",
     ],
+    "bielman-language-model": ["model.bidirectional=true", "model.lm_words=40"],
     "lstm-charrnn": ["model.cell='lstm'", "model.char_encoder='rnn'", "model.bidirectional=true"],
     "ensemble-crf-documents": [
         "model.members=2",

@@ -52,10 +52,12 @@ class LanguageModelHeads(nn.Module):
         ahead = self.heads[0](states[:, :-k, : self.hidden])  # (batch, time - k, classes)
         total = total + _summed_cross_entropy(ahead, targets[:, k:])
 
-        # Right to left: the state at t predicts the word at t - k.
+        # Right to left: the state at t predicts the word at t - k. The state must be a real
+        # token's too: at padding t - k can still be a real word.
         if len(self.heads) > 1:
             behind = self.heads[1](states[:, k:, self.hidden :])  # (batch, time - k, classes)
-            total = total + _summed_cross_entropy(behind, targets[:, :-k])
+            targets = targets[:, :-k].masked_fill(~mask[:, k:], IGNORE_INDEX)
+            total = total + _summed_cross_entropy(behind, targets)
         return total
 
 
