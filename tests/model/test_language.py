@@ -1,4 +1,4 @@
-"""The language-model objective: no head sees the word it predicts, and tagging never runs it."""
+"""The language-model objective: no head reads the word it predicts, and tagging never runs it."""
 
 from __future__ import annotations
 

@@ -3,9 +3,8 @@
 Each direction of the recurrence predicts the next word it has not read yet: the left-to-right
 state at position t the word at t + k, the right-to-left state the word at t - k, where
 k = window // 2 + 1 because the context window has already shown the state the words up to
-window // 2 positions away. Learning to predict words teaches the states about the text itself,
-not only about the few words that are entities, which helps most when annotated text is scarce.
-The heads are used in training only; tagging never runs them.
+window // 2 positions away. Every word then gives the states a training signal of its own, on top
+of its tag's. The heads are used in training only, and tagging never runs them.
 """
 
 from __future__ import annotations
