@@ -15,7 +15,8 @@ import pytest
 from elman.train.signals import Terminated, sigterm_interrupts
 
 pytestmark = pytest.mark.skipif(
-    not Path("/proc/self/task").is_dir(), reason="finds child processes through /proc (Linux)"
+    not Path(f"/proc/self/task/{os.getpid()}/children").is_file(),
+    reason="finds child processes through /proc/PID/task/TID/children (Linux)",
 )
 
 LONG_RUN = [
