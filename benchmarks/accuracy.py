@@ -202,7 +202,9 @@ def render() -> None:
             "The WNUT-17 variants `trained on train and dev` train on the dev sentences as well "
             "(`train.with_dev=true`) for 14 epochs, the median best epoch of the three runs of "
             "the preset scored on dev (9, 14 and 30), and have no dev F1. The variant with four "
-            "networks trains all four at the same time, one thread each, on the 2 cores. "
+            "networks trains all four at the same time, one thread each, on the 2 cores. The "
+            "variant with the language-model objective sets `model.lm_words=1000` and "
+            "`model.lm_weight=0.3`. "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",
