@@ -74,8 +74,8 @@ class ElmanTagger(OutputLayer):
             return self._tag_loss(self.emissions(batch), batch), tokens
 
         states = self._states(*batch.inputs())
-        words = self.config.lm_weight * self.lm.loss(states, batch.words, batch.mask)
-        return self._tag_loss(self.output(states), batch) + words, tokens
+        prediction = self.config.lm_weight * self.lm.loss(states, batch.words, batch.mask)
+        return self._tag_loss(self.output(states), batch) + prediction, tokens
 
     def _tag_loss(self, scores: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Return the summed tagging loss of emission scores (batch, time, num_tags)."""
