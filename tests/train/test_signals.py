@@ -32,11 +32,17 @@ LONG_RUN = [
     "--no-tensorboard",
 ]
 
+MARK = "ELMAN_SIGNAL_TEST"
+"""An environment variable that every process of a run started here inherits."""
+
 
 def _start(
     output: Path, log: Path, *settings: str, session: bool = False
 ) -> subprocess.Popen[bytes]:
-    """Start a long ``elman train`` with SIGINT at its default action (see test_resume)."""
+    """Start a long ``elman train`` with SIGINT at its default action (see test_resume).
+
+    Its processes carry ``MARK`` set to the output path in their environment.
+    """
     with open(log, "wb") as handle:
         return subprocess.Popen(
             [sys.executable, "-m", "elman", "train", *LONG_RUN, *settings, "--output", str(output)],
@@ -44,7 +50,24 @@ def _start(
             stderr=handle,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             start_new_session=session,
+            env={**os.environ, MARK: str(output)},
         )
+
+
+def _marked(output: Path) -> set[int]:
+    """Return the running processes whose environment has ``MARK`` set to ``output``."""
+    needle = f"{MARK}={output}".encode() + b"\0"
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes()
+        except OSError:  # ended meanwhile, or not readable
+            continue
+        if needle in environment and _running(int(entry.name)):
+            found.add(int(entry.name))
+    return found
 
 
 def _wait_for_log(process: subprocess.Popen[bytes], log: Path, *needles: str) -> None:
@@ -148,6 +171,22 @@ def test_members_exit_after_parent_sigkill(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_members_starting_after_parent_sigkill_exit(tmp_path: Path) -> None:
+    output, log = tmp_path / "model", tmp_path / "log.txt"
+    process = _start(output, log, "--set", "model.members=2")
+    _wait_for_log(process, log, "training 2 members at the same time")
+    time.sleep(0.3)  # the members are still starting: importing torch takes about a second
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+
+    deadline = time.monotonic() + 30
+    while _marked(output) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _marked(output) == set()
+    assert "epoch 1:" not in log.read_text()
+
+
+@pytest.mark.slow
 def test_sigterm_stops_single_network(tmp_path: Path) -> None:
     log = tmp_path / "log.txt"
     process = _start(tmp_path / "model", log)
@@ -179,6 +218,21 @@ def test_sigterm_stops_torchrun_processes(tmp_path: Path) -> None:
     )
     assert _wait_until_gone(descendants, 30) == set()
     assert _last_epoch(tmp_path / "model") >= 1
+
+
+def test_member_process_of_ended_parent_exits() -> None:
+    # A process whose parent is not the one named has been orphaned before its set-up ran.
+    code = (
+        "import multiprocessing, os\n"
+        "from elman.train.signals import start_member_process\n"
+        "start_member_process(multiprocessing.Event(), os.getppid() + 1)\n"
+        "print('still running')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 1
+    assert "still running" not in result.stdout
 
 
 def test_sigterm_interrupts_block_only() -> None:

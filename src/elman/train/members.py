@@ -90,7 +90,7 @@ def train_members(
             len(jobs),
             mp_context=context,
             initializer=start_member_process,
-            initargs=(stop,),
+            initargs=(stop, os.getpid()),
         ) as pool:
             try:
                 paths = list(pool.map(_train_member, jobs))

@@ -69,15 +69,18 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def start_member_process(stop: StopEvent) -> None:
+def start_member_process(stop: StopEvent, parent: int) -> None:
     """Set up a member process: the pool's initializer, run once in each new process.
 
-    Ctrl-C is ignored while the process waits for work (the parent ends it then), and the watch
-    thread starts.
+    ``parent`` is the process ID of the parent, taken there: a process that starts after its
+    parent has ended has another parent already, and exits at once. Ctrl-C is ignored while the
+    process waits for work (the parent ends it then), and the watch thread starts.
     """
+    if os.getppid() != parent:
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(
-        target=_watch, args=(stop, os.getppid()), name="elman-member-watch", daemon=True
+        target=_watch, args=(stop, parent), name="elman-member-watch", daemon=True
     ).start()
 
 
