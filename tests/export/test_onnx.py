@@ -94,3 +94,23 @@ def test_old_char_input_asks_for_export(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelError, match="export it again"):
         OnnxEmissions(path)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [["model.cell='jordan'"], ["model.nonlinearity='sigmoid'"]],
+    ids=["jordan", "sigmoid"],
+)
+def test_export_rejects_python_loop_cells(settings: list[str], tmp_path: Path) -> None:
+    output = tmp_path / "model"
+    launch_training(
+        train_path="builtin:train",
+        dev=None,
+        output=output,
+        overrides=[*settings, "model.hidden=8", "model.word_dim=8", "train.epochs=1"],
+        progress=False,
+        tensorboard=False,
+    )
+    with pytest.raises(ModelError, match="its recurrence is a Python loop"):
+        export_onnx(load_model(output), output / ONNX_FILE)
+    assert not (output / ONNX_FILE).exists()

@@ -94,6 +94,27 @@ def test_targets_of_rare_words_share_one_class() -> None:
     assert float(loss.detach()) == pytest.approx(50.0 * int((~shared).sum()), rel=1e-4)
 
 
+def test_short_batch_still_gives_head_gradients() -> None:
+    # DistributedDataParallel fails when a parameter gets no gradient in a step.
+    model, _ = _model(window=5, bidirectional=True)
+    vocab = Vocabularies.build(SENTENCES, TAGS)
+    batch = encode_batch(vocab, [["Hi", "Olu"], ["ok"]], [["O", "B-PER"], ["O"]], chars=True)
+    loss, _ = model.train().loss(batch)
+    loss.backward()
+    assert model.lm is not None
+    for parameter in model.lm.parameters():
+        assert parameter.grad is not None
+
+
+def test_classes_capped_at_vocabulary_size() -> None:
+    vocab = Vocabularies.build(SENTENCES, TAGS)
+    config = ModelConfig(word_dim=8, hidden=12, lm_words=3_000_000)
+    model = ElmanTagger(config, len(vocab.words), len(vocab.chars), vocab.tags)
+    assert model.lm is not None
+    assert model.lm.classes == len(vocab.words) + 1
+    assert model.lm.heads[0].out_features == len(vocab.words) + 1
+
+
 def test_tagging_ignores_heads() -> None:
     model, batch = _model(window=3, bidirectional=True)
     model.eval()

@@ -25,10 +25,25 @@ INPUTS = ("words", "casing", "chars", "char_index", "mask", "lengths")
 OPSET = 17
 
 
+def _check_exportable(cell: str, nonlinearity: str) -> None:
+    """Raise ``ModelError`` for the recurrences that run a Python loop over the time steps.
+
+    Tracing records such a loop for the sample's length only, so the graph would fail or score
+    wrongly on sentences of other lengths.
+    """
+    if cell == "jordan" or (cell == "elman" and nonlinearity == "sigmoid"):
+        raise ModelError(
+            f"cannot export model.cell={cell!r} with model.nonlinearity={nonlinearity!r} to "
+            "ONNX: its recurrence is a Python loop, which the exported graph would fix to one "
+            "sentence length; tag with the PyTorch backend (the default) instead"
+        )
+
+
 def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) -> Path:
     """Write the network of ``saved`` as an ONNX file; ``quantize`` stores int8 weights."""
     target = Path(path)
     model = saved.model.eval()
+    _check_exportable(model.config.cell, model.config.nonlinearity)
     chars = model.config.char_encoder != "none"
     sample = encode_batch(saved.vocab, [["Example", "text", "."], ["Two"]], chars=chars)
     axes = {

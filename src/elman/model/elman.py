@@ -27,7 +27,7 @@ class ElmanTagger(OutputLayer):
         self.dropout = Dropout(config.dropout)
         self.recurrent = RecurrentStack(config, self.features.output_size, len(self.tags))
         self.output = nn.Linear(self.recurrent.output_size, len(self.tags))
-        self.lm = LanguageModelHeads(config) if config.lm_words > 0 else None
+        self.lm = LanguageModelHeads(config, num_words) if config.lm_words > 0 else None
         self._add_decoding()
         self._typed = supports_typed_path(self)
 

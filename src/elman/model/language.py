@@ -22,12 +22,13 @@ class LanguageModelHeads(nn.Module):
 
     Word ids are ranked by frequency (``elman.data.vocab``), so ids below ``lm_words`` are the
     most frequent words (with padding and ``<unk>``), and one more class stands for all others.
+    An ``lm_words`` above the vocabulary's size counts as the vocabulary's size.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, num_words: int):
         super().__init__()
         self.hidden = config.hidden
-        self.classes = config.lm_words + 1
+        self.classes = min(config.lm_words, num_words) + 1
         self.offset = config.window // 2 + 1
         directions = 2 if config.bidirectional else 1
         self.heads = nn.ModuleList(
@@ -41,15 +42,14 @@ class LanguageModelHeads(nn.Module):
         left-to-right half first; ``words`` (batch, time) the word ids and ``mask`` the real
         tokens.
         """
+        # A batch of sentences no longer than k predicts no word. The heads still run (on empty
+        # slices), so that their parameters get gradients, which DistributedDataParallel needs.
         k = self.offset
-        total = states.new_zeros(())
-        if states.size(1) <= k:
-            return total
         targets = words.clamp(max=self.classes - 1).masked_fill(~mask, IGNORE_INDEX)
 
         # Left to right: the state at t predicts the word at t + k.
         ahead = self.heads[0](states[:, :-k, : self.hidden])  # (batch, time - k, classes)
-        total = total + _summed_cross_entropy(ahead, targets[:, k:])
+        total = _summed_cross_entropy(ahead, targets[:, k:])
 
         # Right to left: the state at t predicts the word at t - k. The state must be a real
         # token's too: at padding t - k can still be a real word.

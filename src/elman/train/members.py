@@ -37,7 +37,7 @@ from elman.train.run import (
     train_model,
     write_report,
 )
-from elman.train.signals import member_training, start_member_process
+from elman.train.signals import StopOnSignal, member_training, start_member_process
 from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -85,31 +85,40 @@ def train_members(
 
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    try:
-        with ProcessPoolExecutor(
-            len(jobs),
-            mp_context=context,
-            initializer=start_member_process,
-            initargs=(stop, os.getpid()),
-        ) as pool:
-            try:
-                paths = list(pool.map(_train_member, jobs))
-            except KeyboardInterrupt:
-                # The members may not have seen the signal (SIGTERM reaches this process alone).
-                # Leaving the block waits until they have stopped.
-                stop.set()
-                raise
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(
-            f"interrupted; each member resumes from its last completed epoch with: "
-            f"elman train --resume {output}"
-        ) from None
-    except BrokenProcessPool as error:
-        raise ElmanError(
-            f"a member's training process ended abruptly ({error}), for example killed for "
-            f"lack of memory; resume with: elman train --resume {output}"
-        ) from None
+    pool = ProcessPoolExecutor(
+        len(jobs),
+        mp_context=context,
+        initializer=start_member_process,
+        initargs=(stop, os.getpid()),
+    )
+    with StopOnSignal(stop, str(_interrupted(output))) as signals:
+        try:
+            paths = list(pool.map(_train_member, jobs))
+        except BrokenProcessPool as error:
+            if signals.received:
+                raise _interrupted(output) from None
+            raise ElmanError(
+                f"a member's training process ended abruptly ({error}), for example killed for "
+                f"lack of memory; resume with: elman train --resume {output}"
+            ) from None
+        except ElmanError:
+            if signals.received:
+                raise _interrupted(output) from None
+            raise
+        finally:
+            if signals.received:
+                logger.info("waiting for the members to stop")
+            pool.shutdown(wait=True, cancel_futures=True)
+    if signals.received:
+        raise _interrupted(output)
     return _save_ensemble(spec, train_config, [Path(path) for path in paths], corpora)
+
+
+def _interrupted(output: Path) -> TrainingInterrupted:
+    return TrainingInterrupted(
+        f"interrupted; each member resumes from its last completed epoch with: "
+        f"elman train --resume {output}"
+    )
 
 
 def resume_members(directory: Path, *, tensorboard: bool = True) -> SavedModel:

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 WATCH_SECONDS = 0.5
 """How often a member process checks that its parent is alive."""
+
+STOP_SECONDS = 30
+"""How long an interrupted ensemble's parent waits for its members before it exits anyway."""
 
 _interrupted = False
 """Whether this process has already turned a signal into ``KeyboardInterrupt``."""
@@ -47,9 +52,11 @@ class Terminated(KeyboardInterrupt):
 
 
 class StopEvent(Protocol):
-    """The part of ``multiprocessing.Event`` that the watch thread uses."""
+    """The part of ``multiprocessing.Event`` that the parent and the watch thread use."""
 
     def wait(self, timeout: float | None = None) -> bool: ...
+
+    def set(self) -> None: ...
 
 
 @contextmanager
@@ -85,20 +92,74 @@ def start_member_process(stop: StopEvent, parent: int) -> None:
 
 
 def _watch(stop: StopEvent, parent: int) -> None:
-    """Interrupt training when ``stop`` is set or the parent ends; exit in the second case."""
-    while not stop.wait(WATCH_SECONDS) and os.getppid() == parent:
-        pass
-    orphaned = os.getppid() != parent
+    """Interrupt training when ``stop`` is set or the parent ends, and exit in the second case.
+
+    The thread keeps watching the parent after a stop, because a parent can still be killed
+    before it ends this process.
+    """
+    stopped = False
+    while os.getppid() == parent:
+        if stopped:
+            time.sleep(WATCH_SECONDS)
+        elif stop.wait(WATCH_SECONDS):
+            stopped = True
+            _interrupt_training()
+
+    # No parent is left to take the result or to end this process: once the training has
+    # unwound (its last completed epoch is on disk), exit.
+    _interrupt_training()
+    _member.idle.wait()
+    os._exit(1)
+
+
+def _interrupt_training() -> None:
+    """Send this process SIGTERM if a member trains in it; no training starts afterwards."""
     with _member.lock:
         _member.stopping = True
         training = _member.training
     if training:
         os.kill(os.getpid(), signal.SIGTERM)
-    if orphaned:
-        # No parent is left to take the result or to end this process: once the training has
-        # unwound (its last completed epoch is on disk), exit.
-        _member.idle.wait()
-        os._exit(1)
+
+
+class StopOnSignal:
+    """Within ``with``, SIGINT and SIGTERM set ``stop`` instead of raising in the main thread.
+
+    An ensemble's parent waits for its members in this block. An exception raised by a signal
+    inside ``concurrent.futures`` can leave one of its locks held and hang the shutdown, so the
+    parent only sets the event. The members then stop, and ``received`` records the signal.
+    """
+
+    def __init__(self, stop: StopEvent, message: str):
+        self.stop = stop
+        self.message = message
+        self.received = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.received:
+            self.received = True
+            # NOTE: a stop has been seen to hang the shutdown of the members' pool, rarely and
+            # for a reason not found. After STOP_SECONDS this process exits anyway, and the
+            # members, which watch it, exit after it.
+            timer = threading.Timer(STOP_SECONDS, self._exit)
+            timer.daemon = True  # a process that ends in time does not wait for it
+            timer.start()
+            self.stop.set()
+
+    def _exit(self) -> None:
+        sys.stderr.write(f"error: {self.message} (the members took over {STOP_SECONDS} s)\n")
+        sys.stderr.flush()
+        os._exit(2)
 
 
 @contextmanager
