@@ -275,3 +275,16 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
     # reached 61.0 to 68.5 F1, and two processes differed from one by -3.9 to +4.1 points.
     assert abs(f1_double - f1_single) <= 0.05
     assert f1_single > 0.3
+
+
+def test_language_model_trains_in_two_processes(tmp_path: Path) -> None:
+    # With a window of 9 the heads predict words 5 places away, which short batches lack.
+    train, dev = tmp_path / "train.conll", tmp_path / "dev.conll"
+    _write_conll(train, "train", 200)
+    _write_conll(dev, "dev", 50)
+    settings = ["--set", "model.lm_words=100", "--set", "model.window=9", "--nproc", "2"]
+    command = [*_train_command(train, dev, tmp_path / "model", *settings)]
+    command[command.index("train.epochs=10")] = "train.epochs=1"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "model" / "model.safetensors").is_file()
