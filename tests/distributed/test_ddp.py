@@ -283,7 +283,7 @@ def test_language_model_trains_in_two_processes(tmp_path: Path) -> None:
     _write_conll(train, "train", 200)
     _write_conll(dev, "dev", 50)
     settings = ["--set", "model.lm_words=100", "--set", "model.window=9", "--nproc", "2"]
-    command = [*_train_command(train, dev, tmp_path / "model", *settings)]
+    command = _train_command(train, dev, tmp_path / "model", *settings)
     command[command.index("train.epochs=10")] = "train.epochs=1"
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr

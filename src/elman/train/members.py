@@ -94,16 +94,16 @@ def train_members(
     with StopOnSignal(stop, str(_interrupted(output))) as signals:
         try:
             paths = list(pool.map(_train_member, jobs))
-        except BrokenProcessPool as error:
+        except BaseException as error:
+            # After a signal, whatever a member raised (its interruption, or KeyboardInterrupt
+            # while it read corpora or scored) means the same: the run was interrupted.
             if signals.received:
                 raise _interrupted(output) from None
-            raise ElmanError(
-                f"a member's training process ended abruptly ({error}), for example killed for "
-                f"lack of memory; resume with: elman train --resume {output}"
-            ) from None
-        except ElmanError:
-            if signals.received:
-                raise _interrupted(output) from None
+            if isinstance(error, BrokenProcessPool):
+                raise ElmanError(
+                    f"a member's training process ended abruptly ({error}), for example killed "
+                    f"for lack of memory; resume with: elman train --resume {output}"
+                ) from None
             raise
         finally:
             if signals.received:

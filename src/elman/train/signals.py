@@ -26,9 +26,6 @@ WATCH_SECONDS = 0.5
 STOP_SECONDS = 30
 """How long an interrupted ensemble's parent waits for its members before it exits anyway."""
 
-_interrupted = False
-"""Whether this process has already turned a signal into ``KeyboardInterrupt``."""
-
 
 class _MemberState:
     """State shared by the main thread and the watch thread of a member process."""
@@ -39,6 +36,7 @@ class _MemberState:
         self.stopping = False  # set by the watch thread, after which no training starts
         self.idle = threading.Event()  # set while no member trains
         self.idle.set()
+        self.interrupted = False  # a signal has already raised KeyboardInterrupt here
 
 
 _member = _MemberState()
@@ -62,26 +60,34 @@ class StopEvent(Protocol):
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """Within the block, SIGTERM raises ``Terminated`` in the main thread, as Ctrl-C raises
-    ``KeyboardInterrupt``.
+    ``KeyboardInterrupt``."""
+    with _handlers(_raise_terminated, signal.SIGTERM):
+        yield
+
+
+@contextmanager
+def _handlers(handler: Any, *numbers: int) -> Iterator[None]:
+    """Install ``handler`` for the signals ``numbers`` within the block, and restore the old ones.
 
     Outside the main thread the block changes nothing: only the main thread may set handlers.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {number: signal.signal(number, handler) for number in numbers}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, earlier in previous.items():
+            signal.signal(number, earlier)
 
 
 def start_member_process(stop: StopEvent, parent: int) -> None:
     """Set up a member process: the pool's initializer, run once in each new process.
 
-    ``parent`` is the process ID of the parent, taken there: a process that starts after its
-    parent has ended has another parent already, and exits at once. Ctrl-C is ignored while the
-    process waits for work (the parent ends it then), and the watch thread starts.
+    ``parent`` is the process ID of the parent, read in the parent. A process that starts after
+    its parent has ended has another parent already, and exits at once. Ctrl-C is ignored while
+    the process waits for work (the parent ends it then), and the watch thread starts.
     """
     if os.getppid() != parent:
         os._exit(1)
@@ -133,17 +139,14 @@ class StopOnSignal:
         self.stop = stop
         self.message = message
         self.received = False
-        self._previous: dict[int, Any] = {}
+        self._handlers = _handlers(self._handle, signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self) -> StopOnSignal:
-        if threading.current_thread() is threading.main_thread():
-            for number in (signal.SIGINT, signal.SIGTERM):
-                self._previous[number] = signal.signal(number, self._handle)
+        self._handlers.__enter__()
         return self
 
-    def __exit__(self, *exception: object) -> None:
-        for number, handler in self._previous.items():
-            signal.signal(number, handler)
+    def __exit__(self, *exception: Any) -> None:
+        self._handlers.__exit__(*exception)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if not self.received:
@@ -157,7 +160,10 @@ class StopOnSignal:
             self.stop.set()
 
     def _exit(self) -> None:
-        sys.stderr.write(f"error: {self.message} (the members took over {STOP_SECONDS} s)\n")
+        sys.stderr.write(
+            f"error: {self.message} (timed out after {STOP_SECONDS} s waiting for the members "
+            "to stop)\n"
+        )
         sys.stderr.flush()
         os._exit(2)
 
@@ -170,21 +176,20 @@ def member_training() -> Iterator[None]:
     again, while it closes its files, by the stop that the parent sends as well. Once the watch
     thread has stopped this process, the block raises ``KeyboardInterrupt`` at once.
     """
-    with _member.lock:
-        if _member.stopping:
-            raise KeyboardInterrupt
-        _member.training = True
-        _member.idle.clear()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.signal(number, _interrupt_once) for number in signals}
-    try:
-        yield
-    finally:
+    # The handlers come first and go last, so that the watch thread's SIGTERM, sent only while
+    # ``training`` is set, always finds them.
+    with _handlers(_interrupt_once, signal.SIGINT, signal.SIGTERM):
         with _member.lock:
-            _member.training = False
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        _member.idle.set()
+            if _member.stopping:
+                raise KeyboardInterrupt
+            _member.training = True
+            _member.idle.clear()
+        try:
+            yield
+        finally:
+            with _member.lock:
+                _member.training = False
+            _member.idle.set()
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
@@ -192,7 +197,6 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def _interrupt_once(signum: int, frame: FrameType | None) -> None:
-    global _interrupted
-    if not _interrupted:
-        _interrupted = True
+    if not _member.interrupted:
+        _member.interrupted = True
         raise KeyboardInterrupt
