@@ -326,6 +326,26 @@ def test_newer_checkpoint_format(model_copy: Path) -> None:
     assert_clean_error(result, "checkpoint version 2 is newer than this elman reads (up to 1)")
 
 
+def test_resume_with_settings_it_would_ignore(model_copy: Path) -> None:
+    before = sorted(path.name for path in model_copy.rglob("*"))
+    result = run("train", "--resume", str(model_copy), "--set", "model.hidden=300", "--seed", "2")
+    assert_clean_error(
+        result,
+        f"error: --resume {model_copy} continues with the corpora and settings saved in "
+        f"{model_copy} and would ignore --set, --seed; drop them, or start a new run with them",
+    )
+    assert sorted(path.name for path in model_copy.rglob("*")) == before
+
+
+def test_setting_out_of_range_before_anything_is_written(tmp_path: Path) -> None:
+    output = tmp_path / "m"
+    result = run(
+        "train", "--train", "builtin:train", "--output", str(output), "--set", "train.patience=-1"
+    )
+    assert_clean_error(result, "error: train.patience=-1: expected 0 or more epochs")
+    assert not output.exists()
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

@@ -110,6 +110,30 @@ def test_tag_tokens_input_conll_output(tiny_model: Path, tmp_path: Path) -> None
     assert [line.split()[0] for line in blocks[0]] == ["Mara", "Quist", "left"]
 
 
+def test_tag_tokens_input_jsonl_has_confidence_and_nbest(tiny_model: Path, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("Jonas\nFeld\nvisited\nBergen\n.\n\nOslo\n", encoding="utf-8")
+    result = run(
+        "-q", "tag", str(tiny_model), str(tokens), "--input-format", "tokens", "--nbest", "2"
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+
+    from elman.tag.predictor import load
+
+    as_text = load(tiny_model).tag_text("Jonas Feld visited Bergen .").entities
+    assert as_text, "the tiny model finds no entity to compare"
+    assert [(e["text"], e["label"]) for e in records[0]["entities"]] == [
+        (e.text, e.label) for e in as_text
+    ]
+    assert [e["confidence"] for e in records[0]["entities"]] == [
+        pytest.approx(e.confidence, abs=1e-4) for e in as_text
+    ]
+    for record in records:
+        assert 1 <= len(record["nbest"]) <= 2
+        assert record["nbest"][0]["tags"] == record["tags"]
+
+
 def test_tag_output_file_is_written(tiny_model: Path, tmp_path: Path) -> None:
     source = tmp_path / "doc.txt"
     source.write_text("Jonas Feld visited Bergen.", encoding="utf-8")

@@ -293,6 +293,13 @@ def tag(
     backend: Annotated[
         Backend, typer.Option(help="torch, or onnx (needs model.onnx from elman export).")
     ] = Backend.torch,
+    onnx: Annotated[
+        Path | None,
+        typer.Option(
+            help="ONNX file written by elman export --onnx (default: MODEL/model.onnx); "
+            "implies --backend onnx."
+        ),
+    ] = None,
     threads: Annotated[
         int,
         typer.Option(
@@ -323,6 +330,8 @@ def tag(
     """Find the entities in text files or standard input."""
     from elman import atomic
 
+    if onnx is not None:
+        backend = Backend.onnx
     if input_dir is not None or output_dir is not None:
         from elman.distributed.collection import tag_collection_command
 
@@ -350,7 +359,7 @@ def tag(
     # Bounded memory over long documents; the collection workers do the same.
     return_large_blocks()
     workers = _tagging_workers(threads, backend)
-    tagger = load(model, backend=backend.value, workers=workers)
+    tagger = load(model, backend=backend.value, onnx_file=onnx, workers=workers)
     chunks = tag_documents(
         tagger, files or [], format.value, input_format.value, include_tokens=tokens, nbest=nbest
     )

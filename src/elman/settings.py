@@ -54,7 +54,7 @@ def load_settings(
 ) -> tuple[ModelConfig, TrainConfig]:
     """Combine the sources above into one ``ModelConfig`` and one ``TrainConfig``."""
     values: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
-    if preset:
+    if preset is not None:
         _merge(values, _parse_toml(preset_text(preset), f"preset {preset!r}"))
     if config_file:
         path = Path(config_file)

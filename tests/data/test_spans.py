@@ -201,7 +201,8 @@ def test_start_inside_token(tmp_path: Path) -> None:
     assert message.startswith(f"{tmp_path / 'spans.jsonl'}:1: document 1: entity [1, 10) 'PER' ")
     assert "it starts inside the token 'Mara' [0, 4)" in message
     assert "in 'M[ara Quist] joined Pellucid Lab...'" in message
-    assert "on_misaligned='expand' (--on-misaligned expand)" in message
+    assert "on_misaligned='expand' when reading from Python" in message
+    assert "'elman convert FILE FIXED.jsonl --on-misaligned expand'" in message
 
 
 def test_end_inside_token(tmp_path: Path) -> None:

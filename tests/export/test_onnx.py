@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,65 @@ def test_export_rejects_python_loop_cells(settings: list[str], tmp_path: Path) -
     with pytest.raises(ModelError, match="its recurrence is a Python loop"):
         export_onnx(load_model(output), output / ONNX_FILE)
     assert not (output / ONNX_FILE).exists()
+
+
+def _elman(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "elman", "-q", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_tag_reads_the_onnx_file_given(tiny_model: Path, tmp_path: Path) -> None:
+    text = tmp_path / "doc.txt"
+    text.write_text("Jonas Feld visited Bergen.\nMara Quist left Oslo.\n", encoding="utf-8")
+    exported = _elman("export", str(tiny_model), "--onnx", str(tmp_path / "other.onnx"))
+    assert exported.returncode == 0, exported.stderr
+    quantized = _elman(
+        "export", str(tiny_model), "--onnx", str(tmp_path / "small.onnx"), "--quantize"
+    )
+    assert quantized.returncode == 0, quantized.stderr
+
+    by_torch = _elman("tag", str(tiny_model), str(text))
+    by_file = _elman("tag", str(tiny_model), str(text), "--onnx", str(tmp_path / "other.onnx"))
+    by_small = _elman("tag", str(tiny_model), str(text), "--onnx", str(tmp_path / "small.onnx"))
+
+    assert by_file.returncode == 0, by_file.stderr
+    assert by_small.returncode == 0, by_small.stderr
+    assert not (tiny_model / ONNX_FILE).exists()
+    entities = [json.loads(line)["entities"] for line in by_file.stdout.splitlines()]
+    expected = [json.loads(line)["entities"] for line in by_torch.stdout.splitlines()]
+    assert [[(e["start"], e["end"], e["label"]) for e in row] for row in entities] == [
+        [(e["start"], e["end"], e["label"]) for e in row] for row in expected
+    ]
+    assert len(by_small.stdout.splitlines()) == len(expected)
+
+
+def test_onnx_file_of_another_model_rejected(tmp_path: Path) -> None:
+    # Two models of one corpus differ in their weights only: the seed.
+    for seed in (1, 2):
+        launch_training(
+            train_path="builtin:train",
+            dev=None,
+            output=tmp_path / f"seed{seed}",
+            overrides=["model.hidden=8", "model.word_dim=8", "train.epochs=1", "train.threads=1"],
+            seed=seed,
+            progress=False,
+            tensorboard=False,
+        )
+    other = tmp_path / "seed2.onnx"
+    exported = _elman("export", str(tmp_path / "seed2"), "--onnx", str(other))
+    assert exported.returncode == 0, exported.stderr
+
+    rejected = _elman("tag", str(tmp_path / "seed1"), "--onnx", str(other))
+    accepted = _elman("tag", str(tmp_path / "seed2"), "--onnx", str(other))
+
+    assert rejected.returncode == 2
+    assert "Traceback" not in rejected.stderr
+    assert rejected.stderr.startswith(
+        f"error: {other}: exported from another model or another version of this one"
+    )
+    assert accepted.returncode == 0, accepted.stderr

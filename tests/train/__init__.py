@@ -18,20 +18,24 @@ from elman.train.config import TrainConfig
 from elman.train.loop import Trainer
 
 
-def tiny_trainer(corpus: Path, *, dev: bool = False, **settings: Any) -> Trainer:
+def tiny_trainer(
+    corpus: Path, *, dev: bool = False, model: dict[str, Any] | None = None, **settings: Any
+) -> Trainer:
     """Return a ``Trainer`` of an 8-unit Elman tagger on ``corpus``, seeded with 5.
 
     ``settings`` override the ``TrainConfig`` fields (defaults here: one sentence per batch, one
-    thread). With ``dev`` the training corpus also serves as the dev set.
+    thread) and ``model`` the ``ModelConfig`` fields. With ``dev`` the training corpus also
+    serves as the dev set.
     """
     data = read_corpus(corpus)
     tokens = [s.tokens for s in data.sentences]
     tags = [s.tags or () for s in data.sentences]
     vocab = Vocabularies.build(tokens, tags)
     torch.manual_seed(5)
-    model = ElmanTagger(ModelConfig(word_dim=8, hidden=8), len(vocab.words), 1, vocab.tags)
+    model_config = ModelConfig(**{"word_dim": 8, "hidden": 8, **(model or {})})
+    network = ElmanTagger(model_config, len(vocab.words), 1, vocab.tags)
     config = TrainConfig(**{"batch_size": 1, "threads": 1, "seed": 5, **settings})
-    return Trainer(model, vocab, (tokens, tags), (tokens, tags) if dev else None, config)
+    return Trainer(network, vocab, (tokens, tags), (tokens, tags) if dev else None, config)
 
 
 def first_sentences(source: Path, count: int, target: Path) -> Path:

@@ -83,6 +83,19 @@ def test_guard_stops_after_max_nonfinite(
     assert trainer.state.step == 0
 
 
+@pytest.mark.parametrize(("lm_words", "named"), [(0, False), (20, True)])
+def test_divergence_hint_names_objective_weight_when_used(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch, lm_words: int, named: bool
+) -> None:
+    trainer = tiny_trainer(tiny_corpus, max_nonfinite=2, model={"lm_words": lm_words})
+    _poison(monkeypatch, trainer.model, None)
+    with pytest.raises(TrainingDiverged) as raised:
+        list(trainer.run())
+
+    assert ("a lower model.lm_weight (now 0.3)" in str(raised.value)) is named
+    assert str(raised.value).endswith("or the adam optimizer.")
+
+
 def test_divergence_keeps_initial_weights(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,7 @@ from elman.evaluate.metrics import score
 from elman.model.ensemble import EnsembleTagger
 from elman.model.inference import predict_tags
 from elman.store import MANIFEST_FILE, load_model
+from elman.train import members
 from elman.train.launch import launch_training
 from elman.train.members import MEMBERS_DIR
 
@@ -91,6 +92,36 @@ def test_resume_keeps_finished_members(ensemble_dir: Path, tmp_path: Path) -> No
     assert isinstance(load_model(copy).model, EnsembleTagger)
     assert saved.scores["test"]["f1"] == pytest.approx(
         json.loads((ensemble_dir / "scores.json").read_text())["test"]["f1"]
+    )
+
+
+def test_members_beyond_the_cores_wait_their_turn(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools: list[int] = []
+    real_pool = members.ProcessPoolExecutor
+
+    def recording_pool(max_workers: int, **options: object) -> object:
+        pools.append(max_workers)
+        return real_pool(max_workers, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(members.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(members, "ProcessPoolExecutor", recording_pool)
+    overrides = ["model.members=3", "model.hidden=8", "model.word_dim=8", "train.epochs=1"]
+
+    saved = launch_training(
+        train_path=str(tiny_corpus),
+        dev=None,
+        output=tmp_path / "model",
+        overrides=overrides,
+        progress=False,
+        tensorboard=False,
+    )
+
+    assert pools == [2]
+    assert [m["seed"] for m in saved.scores["members"]] == [39, 40, 41]
+    assert all(
+        (tmp_path / "model" / MEMBERS_DIR / str(i) / MANIFEST_FILE).is_file() for i in range(3)
     )
 
 

@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from elman.data.readers import read_corpus
 from elman.data.vocab import Vocabularies
-from elman.errors import ModelError
+from elman.errors import ConfigError, ModelError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
 from elman.train.config import TrainConfig
@@ -145,6 +145,33 @@ def test_ctrl_c_exits_and_resumes(corpora: list[str], reference: Path, tmp_path:
 def test_resume_needs_a_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="no checkpoint to resume from"):
         launch_training(train_path=None, dev=None, output=None, resume=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("overrides", ["model.hidden=10"]),
+        ("train_path", "other.conll"),
+        ("extra", ["news.conll"]),
+        ("preset", "wnut"),
+        ("seed", 3),
+        ("scheme", "iob1"),
+        ("output", "elsewhere"),
+    ],
+)
+def test_resume_rejects_ignored_option(option: str, value: object, tmp_path: Path) -> None:
+    settings: dict[str, object] = {"train_path": None, "dev": None, "output": None, option: value}
+    flag = {"overrides": "--set", "train_path": "--train"}.get(option, f"--{option}")
+
+    expected = f"would ignore {flag}; drop it, or start a new run with it"
+    with pytest.raises(ConfigError, match=expected):
+        launch_training(resume=tmp_path, progress=False, **settings)  # type: ignore[arg-type]
+
+
+def test_resume_accepts_own_output(tmp_path: Path) -> None:
+    # The folder has no checkpoint: getting that far shows that --output passed the check.
+    with pytest.raises(ModelError, match="no checkpoint to resume from"):
+        launch_training(train_path=None, dev=None, output=tmp_path, resume=tmp_path, progress=False)
 
 
 def _small_run(train: Path, output: Path) -> list[float]:

@@ -60,17 +60,20 @@ TokenSpan = tuple[int, int, str]
 Offsets = tuple[tuple[int, int], ...]
 
 MISALIGNED_HINT = (
-    "fix the offsets, or read with on_misaligned='expand' (--on-misaligned expand) to widen "
-    "entities to whole tokens, or 'skip' to drop them"
+    "fix the offsets, or widen entities to whole tokens with on_misaligned='expand' when "
+    "reading from Python, or with 'elman convert FILE FIXED.jsonl --on-misaligned expand' "
+    "('skip' drops them instead)"
 )
 OVERLAP_HINT = (
-    "one tag per token cannot express overlapping entities; remove one of them, or read with "
-    "on_misaligned='skip' (--on-misaligned skip) to drop the later one"
+    "one tag per token cannot express overlapping entities; remove one of them, or drop the "
+    "later one with on_misaligned='skip' when reading from Python, or with 'elman convert FILE "
+    "FIXED.jsonl --on-misaligned skip'"
 )
 RANGE_HINT = (
     "offsets are half-open indices of Unicode code points in 'text' (a tool that counts UTF-16 "
-    "units or bytes gives larger offsets); fix them, or read with on_misaligned='skip' "
-    "(--on-misaligned skip) to drop such entities"
+    "units or bytes gives larger offsets); fix them, or drop such entities with "
+    "on_misaligned='skip' when reading from Python, or with 'elman convert FILE FIXED.jsonl "
+    "--on-misaligned skip'"
 )
 
 

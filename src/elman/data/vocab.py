@@ -8,6 +8,8 @@ Because lowercasing loses capitals, the model also receives a casing class per t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -155,6 +157,11 @@ class Vocabularies:
             total += len(tokens)
             unknown += sum(1 for token in tokens if self.word_form(token) not in self.words)
         return unknown / max(total, 1)
+
+    def digest(self) -> str:
+        """Return the SHA-256 of the vocabularies, words with their counts included."""
+        encoded = json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")
+        return hashlib.sha256(encoded).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         return {

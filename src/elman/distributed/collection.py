@@ -682,7 +682,7 @@ def tag_collection_command(
         )
     if nbest != 0 or backend != "torch":
         raise ConfigError(
-            "--input-dir tags with the torch backend only; drop --nbest and --backend"
+            "--input-dir tags with the torch backend only; drop --nbest, --backend and --onnx"
         )
     if scheduler is not None and workers is not None:
         raise ConfigError(

@@ -6,6 +6,7 @@ The ONNX graph computes the emission scores, from padded ids to (batch, time, nu
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
 from pathlib import Path
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 ONNX_FILE = "model.onnx"
 INPUTS = ("words", "casing", "chars", "char_index", "mask", "lengths")
 OPSET = 17
+# Metadata key of the model's digest. NOTE: files exported before it existed lack it and are
+# loaded unchecked.
+DIGEST_KEY = "elman.model_sha256"
 
 
 def _check_exportable(cell: str, nonlinearity: str) -> None:
@@ -73,14 +77,36 @@ def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) 
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantize_dynamic(str(temporary), str(temporary), weight_type=QuantType.QInt8)
+        _record_digest(temporary, model_digest(saved))
     logger.info("wrote %s%s", target, " (int8 weights)" if quantize else "")
     return target
 
 
-class OnnxEmissions:
-    """Computes emission scores with onnxruntime; a drop-in for ``ElmanTagger.emissions``."""
+def model_digest(saved: SavedModel) -> str:
+    """Return the SHA-256 of a model's vocabularies and weights, which its ONNX file records."""
+    digest = hashlib.sha256(saved.vocab.digest().encode("ascii"))
+    for name, tensor in sorted(saved.model.state_dict().items()):
+        digest.update(name.encode("utf-8"))
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
-    def __init__(self, path: str | Path, *, threads: int = 0):
+
+def _record_digest(path: Path, digest: str) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.helper.set_model_props(graph, {DIGEST_KEY: digest})
+    onnx.save(graph, str(path))
+
+
+class OnnxEmissions:
+    """Computes emission scores with onnxruntime; a drop-in for ``ElmanTagger.emissions``.
+
+    ``digest``, when given, must equal the ``model_digest`` that ``export_onnx`` stored in the
+    file: the scores of a graph exported from another model would be wrong or fail.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = 0, digest: str | None = None):
         import onnxruntime as ort
 
         source = Path(path)
@@ -98,6 +124,12 @@ class OnnxEmissions:
             )
         except Exception as error:  # onnxruntime raises its own untyped errors on bad files
             raise ModelError(f"{source}: cannot load the ONNX file ({error})") from error
+        stored = self.session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
+        if digest is not None and stored is not None and stored != digest:
+            raise ModelError(
+                f"{source}: exported from another model or another version of this one; "
+                f"export this model with: elman export MODEL --onnx {source}"
+            )
         self.inputs = [node.name for node in self.session.get_inputs()]
         ranks = {node.name: len(node.shape) for node in self.session.get_inputs()}
         if ranks.get("chars", 2) != 2:

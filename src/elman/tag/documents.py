@@ -75,7 +75,7 @@ def tag_documents(
     if nbest and output_format != "jsonl":
         raise DataError(f"--nbest needs --format jsonl, not {output_format}")
     if input_format == "tokens":
-        yield from _tag_token_files(tagger, files, output_format)
+        yield from _tag_token_files(tagger, files, output_format, nbest)
         return
     if output_format == "html":
         yield page_start()
@@ -177,7 +177,9 @@ def _render_streamed(
         yield render_document(source, whole)
 
 
-def _tag_token_files(tagger: Tagger, files: Sequence[Path], output_format: str) -> Iterator[str]:
+def _tag_token_files(
+    tagger: Tagger, files: Sequence[Path], output_format: str, nbest: int
+) -> Iterator[str]:
     if output_format not in ("conll", "inline", "jsonl"):
         raise DataError(f"--format {output_format} needs raw text; use conll, inline or jsonl")
     reader = ConllReader(labelled=False)
@@ -185,11 +187,12 @@ def _tag_token_files(tagger: Tagger, files: Sequence[Path], output_format: str) 
     for path in sources:
         corpus = reader.read(path)
         tokens = [list(s.tokens) for s in corpus.sentences]
-        tags = tagger.tag_sentences(tokens, [s.document for s in corpus.sentences])
-        pairs = list(zip(tokens, tags, strict=True))
-        if output_format == "conll":
-            yield formats.to_conll(pairs)
-        elif output_format == "inline":
-            yield formats.to_inline(pairs)
-        else:
-            yield from (formats.tokens_jsonl(str(path), t, g) for t, g in pairs)
+        documents = [s.document for s in corpus.sentences]
+        if output_format != "jsonl":
+            pairs = list(zip(tokens, tagger.tag_sentences(tokens, documents), strict=True))
+            yield formats.to_conll(pairs) if output_format == "conll" else formats.to_inline(pairs)
+            continue
+        tagged = tagger.tag_sentences_with_confidences(tokens, documents)
+        for sentence, (tags, confidences) in zip(tokens, tagged, strict=True):
+            alternatives = tagger.nbest(sentence, nbest) if nbest else None
+            yield formats.tokens_jsonl(str(path), sentence, tags, confidences, alternatives)

@@ -31,10 +31,7 @@ def to_jsonl(
             for token, tag in zip(sentence, tags, strict=True)
         ]
     if nbest is not None:
-        record["nbest"] = [
-            [{"score": round(score, 4), "tags": tags} for score, tags in sentence]
-            for sentence in nbest
-        ]
+        record["nbest"] = [_alternatives(sentence) for sentence in nbest]
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
@@ -102,11 +99,18 @@ def to_listing(source: str, tagged: TaggedText) -> str:
     return "\n".join(lines) + "\n"
 
 
-def tokens_jsonl(source: str, tokens: Sequence[str], tags: Sequence[str]) -> str:
+def tokens_jsonl(
+    source: str,
+    tokens: Sequence[str],
+    tags: Sequence[str],
+    confidences: Sequence[float],
+    nbest: list[tuple[float, list[str]]] | None = None,
+) -> str:
     """Return one JSON line for a pre-tokenised sentence.
 
     Its ``text`` is the tokens joined by single spaces, and entity offsets are character offsets
-    into that text, as for raw-text input.
+    into that text, as for raw-text input. An entity's confidence is the mean of its tokens'
+    ``confidences``; ``nbest`` holds the sentence's (score, tags) alternatives.
     """
     from elman.data.scheme import to_spans
 
@@ -119,6 +123,26 @@ def tokens_jsonl(source: str, tokens: Sequence[str], tags: Sequence[str]) -> str
     entities = []
     for first, last, label in to_spans(tags, "iob2"):
         start, end = starts[first], starts[last - 1] + len(tokens[last - 1])
-        entities.append({"text": text[start:end], "label": label, "start": start, "end": end})
-    record = {"source": source, "text": text, "tags": list(tags), "entities": entities}
+        confidence = sum(confidences[first:last]) / (last - first)
+        entities.append(
+            {
+                "text": text[start:end],
+                "label": label,
+                "start": start,
+                "end": end,
+                "confidence": round(confidence, 4),
+            }
+        )
+    record: dict[str, object] = {
+        "source": source,
+        "text": text,
+        "tags": list(tags),
+        "entities": entities,
+    }
+    if nbest is not None:
+        record["nbest"] = _alternatives(nbest)
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _alternatives(nbest: list[tuple[float, list[str]]]) -> list[dict[str, object]]:
+    return [{"score": round(score, 4), "tags": tags} for score, tags in nbest]

@@ -100,7 +100,7 @@ class Tagger:
         self._pool_lock = threading.Lock()
         self._emissions: Callable[[Batch], torch.Tensor] = self.model.emissions
         if backend == "onnx":
-            from elman.export.onnx import ONNX_FILE, OnnxEmissions
+            from elman.export.onnx import ONNX_FILE, OnnxEmissions, model_digest
 
             if onnx_file is not None:
                 source = Path(onnx_file)
@@ -108,7 +108,7 @@ class Tagger:
                 source = saved.path / ONNX_FILE
             else:
                 raise ModelError("the onnx backend needs a model directory or an ONNX file")
-            self._emissions = OnnxEmissions(source)
+            self._emissions = OnnxEmissions(source, digest=model_digest(saved))
         elif backend != "torch":
             raise ModelError(f"unknown backend {backend!r}; expected torch or onnx")
 
@@ -136,6 +136,18 @@ class Tagger:
             raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
         predicted = self._predict(sentences, confidences=False, documents=documents)
         return [tags for tags, _ in predicted]
+
+    def tag_sentences_with_confidences(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence[int] | None = None
+    ) -> list[tuple[list[str], list[float]]]:
+        """Return each sentence's IOB2 tags and the probability of each tag, in input order.
+
+        The probabilities are those behind ``Entity.confidence``; ``documents`` is as in
+        ``tag_sentences``.
+        """
+        if documents is not None and len(documents) != len(sentences):
+            raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
+        return self._predict(sentences, confidences=True, documents=documents)
 
     def nbest(self, tokens: Sequence[str], k: int) -> list[tuple[float, list[str]]]:
         """Return the ``k`` best tag sequences of one sentence with their scores, best first.

@@ -16,7 +16,6 @@ checkpoint or the new one, never a mix.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -63,7 +62,7 @@ def save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> N
         "optimizer": optimizer_meta,
         "numpy_rng": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
         "global_python_rng": _encode_random_state(random.getstate()),
-        "vocab_sha256": _vocab_digest(trainer),
+        "vocab_sha256": trainer.vocab.digest(),
     }
     (staging / "state.json").write_text(json.dumps(state), encoding="utf-8")
     _swap_into_place(staging, directory)
@@ -82,7 +81,7 @@ def load_checkpoint(trainer: Trainer, directory: Path) -> None:
     """Restore weights, optimizer, counters and every random-number generator from a checkpoint."""
     source = _existing(directory)
     state = _read_state(source)
-    digest = _vocab_digest(trainer)
+    digest = trainer.vocab.digest()
     if state.get("vocab_sha256", digest) != digest:
         raise ModelError(
             f"{source}: the vocabularies built from the corpora now differ from those the run "
@@ -154,12 +153,6 @@ def _check_shapes(
                 f"{tuple(expected[name].shape)} in the network built from the corpora now; "
                 f"{CHANGED_INPUTS}"
             )
-
-
-def _vocab_digest(trainer: Trainer) -> str:
-    """Return the SHA-256 of the trainer's vocabularies, words with their counts included."""
-    encoded = json.dumps(trainer.vocab.to_dict(), sort_keys=True).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
 
 
 def _read_state(directory: Path) -> dict[str, Any]:

@@ -11,6 +11,22 @@ from elman.errors import ConfigError
 OPTIMIZERS = ("sgd", "adam")
 FLOAT32_MAX = 3.4028234663852886e38
 
+# Each numeric setting with a lower bound, and the words that state the accepted values.
+LOWER_BOUNDS: dict[str, tuple[float, str]] = {
+    "batch_size": (1, "a positive value"),
+    "epochs": (1, "a positive value"),
+    "max_nonfinite": (1, "a positive value"),
+    "patience": (0, "0 or more epochs"),
+    "lr_patience": (0, "0 or more epochs"),
+    "min_count": (1, "1 (keep every word) or more"),
+    "threads": (0, "0 (one per core) or more"),
+    "max_length": (0, "0 (no limit) or more"),
+    "clip_norm": (0.0, "0 (off) or a finite value above it"),
+    "weight_decay": (0.0, "0 (off) or a finite value above it"),
+    "max_minutes": (0.0, "0 (no limit) or a finite value above it"),
+    "extra_ratio": (0.0, "0 (every extra sentence) or a finite value above it"),
+}
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -61,33 +77,23 @@ class TrainConfig:
             raise ConfigError(
                 f"train.optimizer={self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}"
             )
-        positive = ("lr", "batch_size", "epochs", "max_nonfinite")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"train.{name}={getattr(self, name)}: expected a positive value")
-        if not math.isfinite(self.lr) or self.lr > FLOAT32_MAX:
+        for name, (low, meaning) in LOWER_BOUNDS.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= low):
+                raise ConfigError(f"train.{name}={value}: expected {meaning}")
+        if not 0.0 < self.lr <= FLOAT32_MAX:
             raise ConfigError(
-                f"train.lr={self.lr}: expected a finite value below {FLOAT32_MAX:.3g} "
+                f"train.lr={self.lr}: expected a positive value below {FLOAT32_MAX:.3g} "
                 "(torch optimizers store it as float32)"
             )
-        if self.clip_norm < 0:
-            raise ConfigError(f"train.clip_norm={self.clip_norm}: expected 0 (off) or more")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"train.momentum={self.momentum}: expected a value in [0, 1)")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ConfigError(f"train.lr_decay={self.lr_decay}: expected a value in (0, 1]")
         if not 0.0 <= self.rare_unk <= 1.0:
             raise ConfigError(f"train.rare_unk={self.rare_unk}: expected a probability in [0, 1]")
-        if self.max_minutes < 0:
-            raise ConfigError(
-                f"train.max_minutes={self.max_minutes}: expected 0 (no limit) or more"
-            )
         if not 0.0 <= self.average < 1.0:
             raise ConfigError(
                 f"train.average={self.average}: expected 0 (off) or a decay in (0, 1), e.g. 0.99"
             )
-        if not 0.0 <= self.extra_ratio < math.inf:
-            raise ConfigError(
-                f"train.extra_ratio={self.extra_ratio}: expected 0 (every extra sentence) or more"
-            )
         parse_type_map(self.extra_types)
-        if self.max_length < 0:
-            raise ConfigError(f"train.max_length={self.max_length}: expected 0 (no limit) or more")

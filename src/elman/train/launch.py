@@ -63,6 +63,24 @@ def launch_training(
             f"--overwrite starts a new run and cannot be combined with --resume {resume}; "
             "drop one of them"
         )
+    if resume is not None:
+        _check_resume_alone(
+            resume,
+            {
+                "--train": train_path is not None,
+                "--dev": dev is not None,
+                "--output": output is not None and output != resume,
+                "--test": test is not None,
+                "--extra": bool(extra),
+                "--format": format != "auto",
+                "--scheme": scheme != "auto",
+                "--sep": sep != "auto",
+                "--preset": preset is not None,
+                "--config": config is not None,
+                "--set": bool(overrides),
+                "--seed": seed is not None,
+            },
+        )
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
     if resume is not None and members.is_ensemble_run(resume):
         if nproc > 1:
@@ -107,6 +125,21 @@ def launch_training(
     if _needs_processes(nproc):
         return _train_in_processes(nproc, output)
     return train_model(spec, model_config, train_config, consumers=consumers)
+
+
+def _check_resume_alone(resume: Path, options: dict[str, bool]) -> None:
+    """Raise ConfigError for each option that would choose corpora or settings.
+
+    A resumed run keeps the corpora and settings saved in its checkpoint.
+    """
+    ignored = [option for option, present in options.items() if present]
+    if ignored:
+        pronoun = "them" if len(ignored) > 1 else "it"
+        raise ConfigError(
+            f"--resume {resume} continues with the corpora and settings saved in {resume} and "
+            f"would ignore {', '.join(ignored)}; drop {pronoun}, or start a new run with "
+            f"{pronoun} (--overwrite replaces the interrupted one)"
+        )
 
 
 def _check_members(count: int, nproc: int) -> None:

@@ -288,10 +288,17 @@ class Trainer:
                 f"loss, gradient or weight (last at epoch {info.epoch}, step {info.step}, "
                 f"batch {index}), "
                 f"even after halving the learning rate to {self.state.lr:.3g}; the last good "
-                "weights were kept. Try a lower train.lr, gradient clipping (train.clip_norm=5) "
-                "or the adam optimizer."
+                f"weights were kept. Try a lower train.lr, gradient clipping (train.clip_norm=5)"
+                f"{self._objective_hint()} or the adam optimizer."
             )
         return info
+
+    def _objective_hint(self) -> str:
+        """Name the language-model objective's weight when that objective adds to the loss."""
+        config = getattr(self.model, "config", None)
+        if config is not None and config.lm_words > 0:
+            return f", a lower model.lm_weight (now {config.lm_weight:g})"
+        return ""
 
     def _parameters_finite(self) -> bool:
         parameters = list(self.model.parameters())

@@ -81,12 +81,13 @@ def train_members(
     folder.mkdir(parents=True, exist_ok=True)
     _write_run(folder / RUN_FILE, spec, model_config, train_config)
     jobs = _jobs(spec, model_config, train_config, resume, tensorboard, corpora)
-    logger.info("training %d members at the same time in %s", len(jobs), folder)
+    processes = member_processes(len(jobs))
+    logger.info("training %d members, %d at a time, in %s", len(jobs), processes, folder)
 
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     pool = ProcessPoolExecutor(
-        len(jobs),
+        processes,
         mp_context=context,
         initializer=start_member_process,
         initargs=(stop, os.getpid()),
@@ -152,6 +153,7 @@ def _jobs(
 ) -> list[MemberJob]:
     count = model_config.members
     total = train_config.threads if train_config.threads > 0 else os.cpu_count() or 1
+    processes = member_processes(count)
     member_model = replace(model_config, members=1)
     level = logging.getLogger("elman").getEffectiveLevel()
     jobs = []
@@ -159,7 +161,7 @@ def _jobs(
         member_train = replace(
             train_config,
             seed=train_config.seed * count + index,
-            threads=max(1, total // count),
+            threads=max(1, total // processes),
         )
         member_spec = replace(spec, output=str(Path(spec.output) / MEMBERS_DIR / str(index)))
         jobs.append(
@@ -168,6 +170,15 @@ def _jobs(
             )
         )
     return jobs
+
+
+def member_processes(members: int) -> int:
+    """Return how many members train at the same time: one per core at most.
+
+    Each member has its own copy of the corpora and the network, so that a large
+    ``model.members`` would otherwise run the machine out of memory.
+    """
+    return max(1, min(members, os.cpu_count() or 1))
 
 
 def _train_member(job: MemberJob) -> str:
