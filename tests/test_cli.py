@@ -110,7 +110,7 @@ def test_tag_tokens_input_conll_output(tiny_model: Path, tmp_path: Path) -> None
     assert [line.split()[0] for line in blocks[0]] == ["Mara", "Quist", "left"]
 
 
-def test_tag_tokens_input_jsonl_has_confidence_and_nbest(tiny_model: Path, tmp_path: Path) -> None:
+def test_tag_tokens_jsonl_confidence_nbest(tiny_model: Path, tmp_path: Path) -> None:
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("Jonas\nFeld\nvisited\nBergen\n.\n\nOslo\n", encoding="utf-8")
     result = run(
@@ -192,3 +192,37 @@ def test_presets_lists_demo() -> None:
     result = run("presets")
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "expected"),
+    [
+        (False, "interrupted before the first checkpoint in {out}; run the same command again"),
+        (
+            True,
+            "interrupted; resume from the last completed epoch with: elman train --resume {out}",
+        ),
+    ],
+)
+def test_train_interrupted_outside_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkpoint: bool, expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from elman import cli
+    from elman.train import launch
+
+    output = tmp_path / "out"
+    if checkpoint:
+        (output / "checkpoints" / "last").mkdir(parents=True)
+        (output / "checkpoints" / "last" / "state.json").write_text("{}", encoding="utf-8")
+
+    def interrupted(**_: object) -> None:
+        raise KeyboardInterrupt  # as Ctrl-C while the corpora are read
+
+    monkeypatch.setattr(launch, "launch_training", interrupted)
+    result = CliRunner().invoke(cli.app, ["train", "--train", "x.conll", "--output", str(output)])
+
+    assert result.exit_code == 2
+    assert f"error: {expected.format(out=output)}" in result.output
+    assert "Aborted" not in result.output

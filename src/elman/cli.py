@@ -165,30 +165,34 @@ def train(
     ] = False,
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
-    from elman.train.launch import launch_training
+    from elman.train.launch import interruption, launch_training
     from elman.train.signals import sigterm_interrupts
 
     with sigterm_interrupts():
-        launch_training(
-            train_path=train_path,
-            dev=dev,
-            output=output,
-            test=test,
-            extra=extra,
-            format=format.value,
-            scheme=scheme.value,
-            sep=sep.value,
-            preset=preset,
-            config=config,
-            overrides=set_ or [],
-            seed=seed,
-            resume=resume,
-            progress=progress,
-            tensorboard=tensorboard,
-            logdir=logdir,
-            nproc=nproc,
-            overwrite=overwrite,
-        )
+        try:
+            launch_training(
+                train_path=train_path,
+                dev=dev,
+                output=output,
+                test=test,
+                extra=extra,
+                format=format.value,
+                scheme=scheme.value,
+                sep=sep.value,
+                preset=preset,
+                config=config,
+                overrides=set_ or [],
+                seed=seed,
+                resume=resume,
+                progress=progress,
+                tensorboard=tensorboard,
+                logdir=logdir,
+                nproc=nproc,
+                overwrite=overwrite,
+            )
+        except KeyboardInterrupt:
+            # Within the epochs the run reports this itself, with the epoch to resume from.
+            raise interruption(output, resume) from None
 
 
 @app.command()

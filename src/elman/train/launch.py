@@ -15,7 +15,13 @@ from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
 from elman.train.output import claim_output
 from elman.train.progress import ProgressBar
-from elman.train.run import Consumer, RunSpec, train_model, validate_scheme
+from elman.train.run import (
+    Consumer,
+    RunSpec,
+    TrainingInterrupted,
+    train_model,
+    validate_scheme,
+)
 from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -125,6 +131,25 @@ def launch_training(
     if _needs_processes(nproc):
         return _train_in_processes(nproc, output)
     return train_model(spec, model_config, train_config, consumers=consumers)
+
+
+def interruption(output: Path | None, resume: Path | None) -> TrainingInterrupted:
+    """Return the error for Ctrl-C or SIGTERM outside the epochs, for example while reading corpora.
+
+    Within the epochs ``train_model`` reports the interruption itself.
+    """
+    directory = resume or output
+    if directory is None:
+        return TrainingInterrupted("interrupted")
+    checkpointed = (directory / "checkpoints" / "last" / "state.json").is_file()
+    if checkpointed or members.is_ensemble_run(directory):
+        return TrainingInterrupted(
+            f"interrupted; resume from the last completed epoch with: "
+            f"elman train --resume {directory}"
+        )
+    return TrainingInterrupted(
+        f"interrupted before the first checkpoint in {directory}; run the same command again"
+    )
 
 
 def _check_resume_alone(resume: Path, options: dict[str, bool]) -> None:
