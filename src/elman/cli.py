@@ -165,7 +165,9 @@ def train(
     ] = False,
 ) -> None:
     """Train a tagger and save it, with its scores, to --output."""
+    from elman.distributed.ddp import interruption_reported_by_parent
     from elman.train.launch import interruption, launch_training
+    from elman.train.run import TrainingInterrupted
     from elman.train.signals import sigterm_interrupts
 
     with sigterm_interrupts():
@@ -192,7 +194,13 @@ def train(
             )
         except KeyboardInterrupt:
             # Within the epochs the run reports this itself, with the epoch to resume from.
+            if interruption_reported_by_parent():
+                raise typer.Exit(2) from None
             raise interruption(output, resume) from None
+        except TrainingInterrupted:
+            if interruption_reported_by_parent():
+                raise typer.Exit(2) from None
+            raise
 
 
 @app.command()

@@ -202,20 +202,27 @@ def test_sigterm_stops_single_network(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_torchrun_processes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["sigterm-parent", "ctrl-c-group"])
+def test_signal_stops_torchrun_processes(tmp_path: Path, group: bool) -> None:
     log = tmp_path / "log.txt"
-    process = _start(tmp_path / "model", log, "--nproc", "2")
+    process = _start(tmp_path / "model", log, "--nproc", "2", session=group)
     _wait_for_log(process, log, "epoch 2:")
     descendants = _descendants(process.pid)
     assert len(descendants) >= 3, descendants  # torchrun and two training processes
-    process.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal does: every process of the run
+    else:
+        process.send_signal(signal.SIGTERM)
 
     assert process.wait(timeout=120) == 2, log.read_text()
-    errors = [line for line in log.read_text().splitlines() if line.startswith("error:")]
-    assert errors[-1] == (
+    text = log.read_text()
+    errors = [line for line in text.splitlines() if line.startswith("error:")]
+    assert errors == [
         "error: interrupted; resume from the last completed epoch with: "
         f"elman train --resume {tmp_path / 'model'} --nproc 2"
-    )
+    ]
+    assert "Traceback" not in text
+    assert "closing signal" not in text
     assert _wait_until_gone(descendants, 30) == set()
     assert _last_epoch(tmp_path / "model") >= 1
 

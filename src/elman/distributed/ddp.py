@@ -1,7 +1,7 @@
 """Train one model in several processes with torch's ``DistributedDataParallel``.
 
 ``elman train --nproc N`` runs the same command in N processes on this machine through
-``torch.distributed.run`` (torchrun). A command that torchrun starts directly, on one machine or
+``torch.distributed.run`` (torchrun, started by ``elman.distributed.torchrun``). A command that torchrun starts directly, on one machine or
 several, trains the same way. Each process:
 
 - joins the process group that torchrun describes in its environment (``RANK``, ``WORLD_SIZE``,
@@ -45,6 +45,9 @@ from elman.train.signals import Terminated
 
 logger = logging.getLogger(__name__)
 
+PARENT_REPORTS_INTERRUPTION = "ELMAN_PARENT_REPORTS_INTERRUPTION"
+"""Set in the environment of the processes that ``train_in_processes`` starts."""
+
 
 @dataclass(frozen=True)
 class RankInfo:
@@ -57,6 +60,11 @@ class RankInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+
+def interruption_reported_by_parent() -> bool:
+    """Whether ``train_in_processes`` started this process and reports an interruption itself."""
+    return os.environ.get(PARENT_REPORTS_INTERRUPTION) == "1"
 
 
 def started_by_torchrun() -> bool:
@@ -223,7 +231,7 @@ def train_in_processes(nproc: int, output: Path) -> Path:
     command = [
         sys.executable,
         "-m",
-        "torch.distributed.run",
+        "elman.distributed.torchrun",
         "--standalone",
         f"--nproc-per-node={nproc}",
         "-m",
@@ -233,6 +241,10 @@ def train_in_processes(nproc: int, output: Path) -> Path:
     environment = dict(os.environ)
     # torchrun would set 1 thread per process and print a banner about it; share the cores.
     environment.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # This process prints the one message about an interruption, so torchrun's warnings about
+    # stopping its processes and the processes' own messages are left out.
+    environment.setdefault("LOGLEVEL", "ERROR")
+    environment[PARENT_REPORTS_INTERRUPTION] = "1"
     loopback = _loopback_interface()
     if loopback is not None:
         # gloo otherwise connects through the address that the host name resolves to.
