@@ -1,8 +1,8 @@
 """Train one model in several processes with torch's ``DistributedDataParallel``.
 
 ``elman train --nproc N`` runs the same command in N processes on this machine through
-``torch.distributed.run`` (torchrun, started by ``elman.distributed.torchrun``). A command that torchrun starts directly, on one machine or
-several, trains the same way. Each process:
+``torch.distributed.run`` (torchrun, started by ``elman.distributed.torchrun``). A command that
+torchrun starts directly, on one machine or several, trains the same way. Each process:
 
 - joins the process group that torchrun describes in its environment (``RANK``, ``WORLD_SIZE``,
   ``MASTER_ADDR``, ``MASTER_PORT``);
@@ -63,7 +63,7 @@ class RankInfo:
 
 
 def interruption_reported_by_parent() -> bool:
-    """Whether ``train_in_processes`` started this process and reports an interruption itself."""
+    """Return whether ``train_in_processes`` started this process and reports interruptions."""
     return os.environ.get(PARENT_REPORTS_INTERRUPTION) == "1"
 
 
