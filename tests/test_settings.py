@@ -37,6 +37,7 @@ def test_bool_error_names_spelling(value: str) -> None:
         ("train.momentum=1.0", r"train.momentum=1.0: expected a value in \[0, 1\)"),
         ("train.momentum=nan", r"train.momentum=nan: expected a value in \[0, 1\)"),
         ("train.lr=0.0", "train.lr=0.0: expected a positive value below"),
+        ("train.lowercase=1.5", r"train.lowercase=1.5: expected a probability in \[0, 1\]"),
         ("train.lr=nan", "train.lr=nan: expected a positive value below"),
         ("train.lr=1e39", "train.lr=1e[+]39: expected a positive value below"),
     ],

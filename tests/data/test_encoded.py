@@ -92,3 +92,45 @@ def test_encoded_batch_empty_sentence() -> None:
     batch = corpus.batch([0, 1], rare_unk=None)
     assert batch.lengths.tolist() == [0, 1]
     assert batch.mask.tolist() == [[False], [True]]
+
+
+def _sentence_rows(batch: Batch, field: str) -> list[list[int]]:
+    """Return ``field`` of each sentence of ``batch`` per real position, as lists."""
+    values = getattr(batch, field)
+    return [values[i, : int(n)].tolist() for i, n in enumerate(batch.lengths)]
+
+
+@pytest.mark.parametrize("chars", [True, False])
+def test_lowercase_all_equals_lowercased_text(chars: bool) -> None:
+    vocab = _vocab()
+    corpus = EncodedCorpus(vocab, SENTENCES, TAGS, chars=chars, max_word_chars=8)
+    rows = [0, 1, 2, 3, 4]
+    lowered = [[token.lower() for token in SENTENCES[i]] for i in rows]
+    expected = encode_batch(vocab, lowered, [TAGS[i] for i in rows], chars=chars, max_word_chars=8)
+
+    got = corpus.batch(rows, rare_unk=None, lowercase=(1.0, random.Random(3)))
+
+    for name in ("words", "casing", "tags"):
+        assert torch.equal(getattr(got, name), getattr(expected, name)), name
+    assert torch.equal(_per_position_chars(got), _per_position_chars(expected))
+    assert not torch.equal(got.casing, corpus.batch(rows, rare_unk=None).casing)
+
+
+def test_lowercase_draws_whole_sentences() -> None:
+    sentences = [["Ines", "met", "Olu", "in", "Lagos"]] * 400
+    tags = [["B-PER", "O", "B-PER", "O", "B-LOC"]] * 400
+    vocab = Vocabularies.build(sentences, tags)
+    corpus = EncodedCorpus(vocab, sentences, tags, chars=True)
+    cased = _sentence_rows(corpus.batch([0], rare_unk=None), "casing")[0]
+    lower = _sentence_rows(
+        corpus.batch([0], rare_unk=None, lowercase=(1.0, random.Random(1))), "casing"
+    )[0]
+
+    batch = corpus.batch(list(range(400)), rare_unk=None, lowercase=(0.25, random.Random(7)))
+    rows = _sentence_rows(batch, "casing")
+
+    assert all(row in (cased, lower) for row in rows)
+    assert 60 <= sum(row == lower for row in rows) <= 140  # 100 expected
+    assert corpus.batch([0], rare_unk=None, lowercase=(0.0, random.Random(1))).casing.tolist() == [
+        cased
+    ]

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,25 @@ MARK = "ELMAN_SIGNAL_TEST"
 """An environment variable that every process of a run started here inherits."""
 
 
+STARTED: list[subprocess.Popen[bytes]] = []
+"""The runs that ``_start`` started, ended by ``_end_started_runs`` after each test."""
+
+
+@pytest.fixture(autouse=True)
+def _end_started_runs() -> Iterator[None]:
+    """End the runs of a test that failed before they exited: they would train 500 epochs."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 def _start(
     output: Path, log: Path, *settings: str, session: bool = False
 ) -> subprocess.Popen[bytes]:
@@ -44,7 +64,7 @@ def _start(
     Its processes carry ``MARK`` set to the output path in their environment.
     """
     with open(log, "wb") as handle:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "elman", "train", *LONG_RUN, *settings, "--output", str(output)],
             stdout=subprocess.DEVNULL,
             stderr=handle,
@@ -52,6 +72,8 @@ def _start(
             start_new_session=session,
             env={**os.environ, MARK: str(output)},
         )
+    STARTED.append(process)
+    return process
 
 
 def _marked(output: Path) -> set[int]:
@@ -154,6 +176,17 @@ def test_sigterm_stops_ensemble_members(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_sigterm_to_one_member_stops_all(tmp_path: Path) -> None:
+    process, children = _start_ensemble(tmp_path)
+    members = [
+        pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(members) == 2, members
+    os.kill(members[1], signal.SIGTERM)
+    _stopped_cleanly(tmp_path, process, children)
+
+
+@pytest.mark.slow
 def test_ctrl_c_to_process_group(tmp_path: Path) -> None:
     process, children = _start_ensemble(tmp_path, session=True)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the parent and the members
@@ -174,7 +207,7 @@ def test_members_exit_after_parent_sigkill(tmp_path: Path) -> None:
 def test_members_starting_after_parent_sigkill_exit(tmp_path: Path) -> None:
     output, log = tmp_path / "model", tmp_path / "log.txt"
     process = _start(output, log, "--set", "model.members=2")
-    _wait_for_log(process, log, "training 2 members at the same time")
+    _wait_for_log(process, log, "training 2 members,")
     time.sleep(0.3)  # the members are still starting: importing torch takes about a second
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL

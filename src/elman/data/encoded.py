@@ -36,6 +36,13 @@ class EncodedCorpus:
         flat = list(chain.from_iterable(sentences))
         number_of = {token: n for n, token in enumerate(dict.fromkeys(flat))}
         self.tokens = np.fromiter(map(number_of.__getitem__, flat), np.int64, len(flat))
+        # The lowercased spelling of each distinct token is a distinct token too, for batches
+        # that lowercase some of their sentences.
+        for token in list(number_of):
+            number_of.setdefault(token.lower(), len(number_of))
+        self.lowered = np.fromiter(
+            (number_of[token.lower()] for token in number_of), np.int64, len(number_of)
+        )
         self.lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
         self.starts = np.cumsum(self.lengths) - self.lengths  # first token of each sentence
 
@@ -51,12 +58,18 @@ class EncodedCorpus:
 
         self.tags = tag_targets(vocab, tags).numpy()
 
-    def batch(self, rows: Sequence[int], rare_unk: tuple[float, random.Random] | None) -> Batch:
+    def batch(
+        self,
+        rows: Sequence[int],
+        rare_unk: tuple[float, random.Random] | None,
+        lowercase: tuple[float, random.Random] | None = None,
+    ) -> Batch:
         """Return the sentences ``rows`` as one padded ``Batch`` with their tags.
 
         ``rare_unk`` is (probability, generator): each occurrence of a word seen once in
         training becomes ``<unk>`` with that probability, drawn from a NumPy generator that the
-        given generator seeds.
+        given generator seeds. ``lowercase``, drawn the same way before it, is the probability
+        that a sentence is lowercased, its casing classes and characters with it.
         """
         lengths = self.lengths[rows]  # (batch,)
         total = int(lengths.sum())
@@ -64,6 +77,10 @@ class EncodedCorpus:
         offsets = np.cumsum(lengths) - lengths
         positions = np.arange(total) + np.repeat(self.starts[rows] - offsets, lengths)
         types = self.tokens[positions]  # (tokens,)
+        if lowercase is not None:
+            probability, generator = lowercase
+            draws = np.random.default_rng(generator.getrandbits(64)).random(len(rows))
+            types = np.where(np.repeat(draws < probability, lengths), self.lowered[types], types)
         distinct, type_rows = np.unique(types, return_inverse=True)
 
         words = self.words[types]

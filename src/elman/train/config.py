@@ -36,6 +36,8 @@ class TrainConfig:
     ``lr_decay`` after ``lr_patience`` epochs without a better dev F1; training stops after
     ``patience`` such epochs.
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
+    ``lowercase`` is the probability that a training sentence is lowercased in a batch, so that
+    the model also learns to find names written without capitals.
     ``max_minutes`` > 0 stops training before an epoch that would end past that time budget,
     judging by the length of the epoch before it (the first epoch always runs).
     ``average`` > 0 keeps a running average of the weights with that decay per step, so that 0.99
@@ -61,6 +63,7 @@ class TrainConfig:
     patience: int = 5
     min_count: int = 1
     rare_unk: float = 0.5
+    lowercase: float = 0.0
     max_length: int = 0
     seed: int = 13
     threads: int = 0
@@ -90,8 +93,11 @@ class TrainConfig:
             raise ConfigError(f"train.momentum={self.momentum}: expected a value in [0, 1)")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ConfigError(f"train.lr_decay={self.lr_decay}: expected a value in (0, 1]")
-        if not 0.0 <= self.rare_unk <= 1.0:
-            raise ConfigError(f"train.rare_unk={self.rare_unk}: expected a probability in [0, 1]")
+        for name in ("rare_unk", "lowercase"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(
+                    f"train.{name}={getattr(self, name)}: expected a probability in [0, 1]"
+                )
         if not 0.0 <= self.average < 1.0:
             raise ConfigError(
                 f"train.average={self.average}: expected 0 (off) or a decay in (0, 1), e.g. 0.99"

@@ -236,8 +236,12 @@ class Trainer:
 
     def _encode_rows(self, rows: list[int]) -> Batch:
         """Encode the training sentences ``rows`` with their tags."""
-        rare_unk = self.config.rare_unk
-        return self.train_corpus.batch(rows, (rare_unk, self.rng) if rare_unk > 0 else None)
+        rare_unk, lowercase = self.config.rare_unk, self.config.lowercase
+        return self.train_corpus.batch(
+            rows,
+            (rare_unk, self.rng) if rare_unk > 0 else None,
+            (lowercase, self.rng) if lowercase > 0 else None,
+        )
 
     def _batch_loss(self, rows: list[int]) -> tuple[torch.Tensor, int]:
         """Return the mean loss over the tagged tokens of the sentences ``rows`` and their count."""

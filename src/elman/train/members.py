@@ -1,7 +1,8 @@
 """Training an ensemble: each member is an ordinary run in its own process, then they are combined.
 
-With ``model.members`` = N, member i trains in OUTPUT/members/i with the seed ``seed * N + i``
-and ``train.threads // N`` threads (at least one), all members at the same time. Each member
+With ``model.members`` = N, member i trains in OUTPUT/members/i with the seed ``seed * N + i``,
+at most one member per core at a time, the threads (``train.threads``, or one per core) shared
+among those that run together. Each member
 directory is a complete run with its own checkpoints, TensorBoard events, report and saved
 model. When all have finished, OUTPUT contains the ensemble (``elman.model.ensemble``), scored on
 dev and test like any model.
@@ -13,7 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from elman.train.run import (
     train_model,
     write_report,
 )
-from elman.train.signals import StopOnSignal, member_training, start_member_process
+from elman.train.signals import StopEvent, StopOnSignal, member_training, start_member_process
 from elman.train.tensorboard import TensorBoardWriter
 
 logger = logging.getLogger(__name__)
@@ -94,11 +95,12 @@ def train_members(
     )
     with StopOnSignal(stop, str(_interrupted(output))) as signals:
         try:
-            paths = list(pool.map(_train_member, jobs))
+            paths = _run_members(pool, jobs, stop)
         except BaseException as error:
             # After a signal, whatever a member raised (its interruption, or KeyboardInterrupt
-            # while it read corpora or scored) means the same: the run was interrupted.
-            if signals.received:
+            # while it read corpora or scored) means the same: the run was interrupted. So does
+            # a member's interruption alone, by a signal sent to its process.
+            if signals.received or isinstance(error, (TrainingInterrupted, KeyboardInterrupt)):
                 raise _interrupted(output) from None
             if isinstance(error, BrokenProcessPool):
                 raise ElmanError(
@@ -107,12 +109,28 @@ def train_members(
                 ) from None
             raise
         finally:
-            if signals.received:
+            if stop.is_set():
                 logger.info("waiting for the members to stop")
             pool.shutdown(wait=True, cancel_futures=True)
     if signals.received:
         raise _interrupted(output)
     return _save_ensemble(spec, train_config, [Path(path) for path in paths], corpora)
+
+
+def _run_members(pool: ProcessPoolExecutor, jobs: list[MemberJob], stop: StopEvent) -> list[str]:
+    """Train the members in ``pool`` and return their directories, in member order.
+
+    At the first member that fails, ``stop`` is set, so the others stop and keep their last
+    completed epoch (the members not started yet never start), and its error is raised.
+    """
+    futures = [pool.submit(_train_member, job) for job in jobs]
+    wait(futures, return_when=FIRST_EXCEPTION)
+    for future in futures:
+        error = future.exception() if future.done() and not future.cancelled() else None
+        if error is not None:
+            stop.set()
+            raise error
+    return [future.result() for future in futures]
 
 
 def _interrupted(output: Path) -> TrainingInterrupted:
