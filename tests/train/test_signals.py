@@ -260,6 +260,39 @@ def test_signal_stops_torchrun_processes(tmp_path: Path, group: bool) -> None:
     assert _last_epoch(tmp_path / "model") >= 1
 
 
+@pytest.mark.slow
+def test_resume_refused_while_torchrun_outlives_parent(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    process = _start(tmp_path / "model", log, "--nproc", "2")
+    _wait_for_log(process, log, "epoch 2:")
+    descendants = _descendants(process.pid)
+    torchrun = [
+        pid
+        for pid in _children(process.pid)
+        if b"elman.distributed.torchrun" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(torchrun) == 1, torchrun
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+
+    try:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "elman", "-q", "train", "--resume", str(tmp_path / "model")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert resumed.returncode == 2
+        assert resumed.stderr.startswith(
+            f"error: {tmp_path / 'model'} is in use by another training run "
+            f"(process {torchrun[0]}); wait for it to end or stop it"
+        )
+    finally:
+        os.kill(torchrun[0], signal.SIGTERM)  # torchrun stops its training processes
+        assert _wait_until_gone(descendants, 60) == set()
+
+
 def test_member_process_of_ended_parent_exits() -> None:
     # A process whose parent is not the one named has been orphaned before its set-up ran.
     code = (

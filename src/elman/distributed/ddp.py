@@ -40,6 +40,7 @@ from elman.evaluate.metrics import Scores, score
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
 from elman.train.config import TrainConfig
+from elman.train.lock import add_holder
 from elman.train.loop import Pairs, Trainer
 from elman.train.signals import Terminated
 
@@ -222,11 +223,12 @@ class DistributedTrainer(Trainer):
         return score(gold, predicted, scheme="iob2", mode="conlleval")
 
 
-def train_in_processes(nproc: int, output: Path) -> Path:
+def train_in_processes(nproc: int, output: Path, lock: int | None = None) -> Path:
     """Run this ``elman train`` command line in ``nproc`` processes through torchrun and wait.
 
-    The processes rendezvous on the loopback interface. Returns the model directory ``output``,
-    which rank 0 wrote.
+    The processes rendezvous on the loopback interface. torchrun inherits the output folder's
+    lock (``elman.train.lock``) from the file descriptor ``lock``. Returns the model directory
+    ``output``, which rank 0 wrote.
     """
     command = [
         sys.executable,
@@ -250,7 +252,9 @@ def train_in_processes(nproc: int, output: Path) -> Path:
         # gloo otherwise connects through the address that the host name resolves to.
         environment.setdefault("GLOO_SOCKET_IFNAME", loopback)
     logger.info("starting %d training processes: %s", nproc, " ".join(command))
-    process = subprocess.Popen(command, env=environment)
+    process = subprocess.Popen(command, env=environment, pass_fds=() if lock is None else (lock,))
+    if lock is not None:
+        add_holder(lock, process.pid)
     try:
         status = process.wait()
     except KeyboardInterrupt as interrupt:

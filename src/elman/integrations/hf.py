@@ -213,7 +213,7 @@ def train_from_dataset(
     # Imported here because they pull in torch.
     from elman.settings import load_settings, with_seed
     from elman.train.members import train_members
-    from elman.train.output import claim_output
+    from elman.train.output import claimed_output
     from elman.train.progress import ProgressBar
     from elman.train.run import RunSpec, train_model
 
@@ -241,13 +241,13 @@ def train_from_dataset(
         test=None if test_corpus is None else test_corpus.path,
     )
     corpora = (train_corpus, dev_corpus, test_corpus)
-    claim_output(spec, model_config, train_config, overwrite, corpora)
-    if model_config.members > 1:
-        return train_members(spec, model_config, train_config, corpora=corpora)
-    return train_model(
-        spec,
-        model_config,
-        train_config,
-        consumers=[ProgressBar(enabled=None if progress else False)],
-        corpora=corpora,
-    )
+    with claimed_output(spec, model_config, train_config, overwrite, corpora):
+        if model_config.members > 1:
+            return train_members(spec, model_config, train_config, corpora=corpora)
+        return train_model(
+            spec,
+            model_config,
+            train_config,
+            consumers=[ProgressBar(enabled=None if progress else False)],
+            corpora=corpora,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from elman.settings import load_settings, with_seed
 from elman.store import SavedModel
 from elman.train import checkpoint, members
 from elman.train.config import TrainConfig
-from elman.train.output import claim_output
+from elman.train.lock import output_lock
+from elman.train.output import claimed_output
 from elman.train.progress import ProgressBar
 from elman.train.run import (
     Consumer,
@@ -58,7 +60,8 @@ def launch_training(
     ``nproc`` > 1 runs the ``elman train`` command line of this process in that many processes
     through torchrun (see ``elman.distributed.ddp``), unless torchrun started this process.
     A new run stops with ``ConfigError`` when ``output`` contains a model or another run's
-    checkpoints, unless ``overwrite`` is set (see ``elman.train.output.claim_output``).
+    checkpoints, unless ``overwrite`` is set (see ``elman.train.output.claimed_output``). A run
+    holds the lock of its folder (``elman.train.lock``) until it ends.
     """
     output = Path(output) if output is not None else None
     resume = Path(resume) if resume is not None else None
@@ -88,20 +91,9 @@ def launch_training(
             },
         )
     consumers: list[Consumer] = [ProgressBar(enabled=None if progress else False)]
-    if resume is not None and members.is_ensemble_run(resume):
-        if nproc > 1:
-            raise ConfigError(
-                f"{resume} contains an ensemble, whose members train in processes of their own; "
-                f"drop --nproc {nproc}"
-            )
-        return members.resume_members(resume, tensorboard=tensorboard)
     if resume is not None:
-        spec, model_config, train_config = _resumed_run(resume)
-        if tensorboard:
-            consumers.append(TensorBoardWriter(logdir or resume / "tensorboard"))
-        if _needs_processes(nproc):
-            return _train_in_processes(nproc, resume)
-        return train_model(spec, model_config, train_config, resume=True, consumers=consumers)
+        with _resume_lock(resume) as lock:
+            return _resume(resume, nproc, consumers, tensorboard, logdir, lock)
 
     if train_path is None or output is None:
         raise ConfigError("elman train needs --train and --output (or --resume DIR)")
@@ -123,14 +115,53 @@ def launch_training(
         scheme=validate_scheme(scheme),
         reader=reader,
     )
-    if ddp.is_main_process():
-        # Under torchrun, rank 0 alone writes files, so it alone checks the folder.
-        claim_output(spec, model_config, train_config, overwrite)
-    if model_config.members > 1:
-        return members.train_members(spec, model_config, train_config, tensorboard=tensorboard)
+    # Under torchrun, rank 0 alone writes files, so it alone checks the folder. The processes
+    # that elman started share the lock of the process that started them.
+    claim = (
+        claimed_output(spec, model_config, train_config, overwrite, lock=_takes_lock())
+        if ddp.is_main_process()
+        else nullcontext()
+    )
+    with claim as lock:
+        if model_config.members > 1:
+            return members.train_members(spec, model_config, train_config, tensorboard=tensorboard)
+        if _needs_processes(nproc):
+            return _train_in_processes(nproc, output, lock)
+        return train_model(spec, model_config, train_config, consumers=consumers)
+
+
+def _resume(
+    resume: Path,
+    nproc: int,
+    consumers: list[Consumer],
+    tensorboard: bool,
+    logdir: Path | None,
+    lock: int | None,
+) -> SavedModel:
+    """Resume the run in ``resume``: an ensemble, a run in processes, or a run here."""
+    if members.is_ensemble_run(resume):
+        if nproc > 1:
+            raise ConfigError(
+                f"{resume} contains an ensemble, whose members train in processes of their own; "
+                f"drop --nproc {nproc}"
+            )
+        return members.resume_members(resume, tensorboard=tensorboard)
+    spec, model_config, train_config = _resumed_run(resume)
+    if tensorboard:
+        consumers.append(TensorBoardWriter(logdir or resume / "tensorboard"))
     if _needs_processes(nproc):
-        return _train_in_processes(nproc, output)
-    return train_model(spec, model_config, train_config, consumers=consumers)
+        return _train_in_processes(nproc, resume, lock)
+    return train_model(spec, model_config, train_config, resume=True, consumers=consumers)
+
+
+def _takes_lock() -> bool:
+    """Return whether this process takes the output folder's lock: not when torchrun started it."""
+    return not ddp.started_by_torchrun()
+
+
+def _resume_lock(resume: Path) -> AbstractContextManager[int | None]:
+    """Return the lock of an existing folder to resume; a missing one raises later, unlocked."""
+    return output_lock(resume) if resume.is_dir() and _takes_lock() else nullcontext()
 
 
 def interruption(output: Path | None, resume: Path | None) -> TrainingInterrupted:
@@ -179,12 +210,15 @@ def _needs_processes(nproc: int) -> bool:
     return nproc > 1 and not ddp.started_by_torchrun()
 
 
-def _train_in_processes(nproc: int, output: Path) -> SavedModel:
-    """Train in ``nproc`` processes after this process checked the settings; load the result."""
+def _train_in_processes(nproc: int, output: Path, lock: int | None) -> SavedModel:
+    """Train in ``nproc`` processes after this process checked the settings; load the result.
+
+    torchrun inherits the file descriptor ``lock``, so the lock lasts as long as its processes.
+    """
     from elman.distributed.ddp import train_in_processes
     from elman.store import load_model
 
-    return load_model(train_in_processes(nproc, output))
+    return load_model(train_in_processes(nproc, output, lock))
 
 
 def _resumed_run(directory: Path) -> tuple[RunSpec, ModelConfig, TrainConfig]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from elman.errors import ConfigError
 from elman.model.config import ModelConfig
 from elman.store import MANIFEST_FILE
 from elman.train.config import TrainConfig
+from elman.train.lock import output_lock
 from elman.train.members import MEMBERS_DIR, RUN_FILE, Corpora
 from elman.train.run import DEV_NEEDED, RunSpec, read_corpora, read_extra_corpora
 
@@ -34,21 +35,45 @@ CLEARED = {
 with the file that shows elman wrote it. A folder without that file is left alone."""
 
 
-def claim_output(
+@contextmanager
+def claimed_output(
     spec: RunSpec,
     model_config: ModelConfig,
     train_config: TrainConfig,
     overwrite: bool,
     corpora: Corpora | None = None,
-) -> None:
-    """Reject an output folder that contains an earlier run, unless ``overwrite`` is set.
+    *,
+    lock: bool = True,
+) -> Iterator[int | None]:
+    """Check the output folder, hold its lock through the block, and clear an earlier run.
 
-    This runs before the run writes anything, so it also rejects ``train.with_dev`` without a dev
-    corpus, which a run would find only after creating the folder. With ``overwrite``, the
-    corpora (``corpora``, or the paths in ``spec``) are read first, so that an error in them
-    leaves the earlier run as it was. Then its checkpoints, members, TensorBoard events and
-    report are deleted. Its model files stay until the new model replaces them.
+    An output folder that contains an earlier run is rejected, unless ``overwrite`` is set.
+    The checks run before the run writes anything, so they also reject ``train.with_dev``
+    without a dev corpus, which a run would find only after creating the folder. With
+    ``overwrite``, the corpora (``corpora``, or the paths in ``spec``) are read first, so that an
+    error in them leaves the earlier run as it was. Then, holding the folder's lock
+    (``elman.train.lock``, unless ``lock`` is false), its checkpoints, members, TensorBoard events
+    and report are deleted. Its model files stay until the new model replaces them. The block
+    receives the lock's file descriptor, or None.
     """
+    earlier = _earlier_run(spec, model_config, train_config, overwrite, corpora)
+    output = Path(spec.output)
+    with output_lock(output) if lock else nullcontext() as descriptor:
+        for name, marker in CLEARED.items():
+            if earlier and _written(output, marker):
+                shutil.rmtree(output / name)
+                logger.info("--overwrite: deleted %s of the earlier run", output / name)
+        yield descriptor
+
+
+def _earlier_run(
+    spec: RunSpec,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    overwrite: bool,
+    corpora: Corpora | None,
+) -> bool:
+    """Return whether ``spec.output`` contains an earlier run to replace; raise when it may not."""
     if train_config.with_dev and spec.dev is None:
         raise ConfigError(DEV_NEEDED)
     output = Path(spec.output)
@@ -56,7 +81,7 @@ def claim_output(
         raise ConfigError(f"--output {output} is a file; give a folder for the model")
     earlier = [name for name, marker in EARLIER_RUN.items() if _written(output, marker)]
     if not earlier:
-        return
+        return False
     if not overwrite:
         raise ConfigError(
             f"{output} already contains a model or a training run ({', '.join(earlier)}); "
@@ -64,10 +89,7 @@ def claim_output(
             "(overwrite=True in Python), or choose another --output"
         )
     _check_inputs(spec, model_config, train_config, corpora)
-    for name, marker in CLEARED.items():
-        if _written(output, marker):
-            shutil.rmtree(output / name)
-            logger.info("--overwrite: deleted %s of the earlier run", output / name)
+    return True
 
 
 def _written(output: Path, marker: str) -> bool:
