@@ -178,7 +178,7 @@ def _render_streamed(
 
 
 def _tag_token_files(
-    tagger: Tagger, files: Sequence[Path], output_format: str, nbest: int
+    tagger: Tagger, files: Sequence[Path], output_format: str, nbest: int = 0
 ) -> Iterator[str]:
     if output_format not in ("conll", "inline", "jsonl"):
         raise DataError(f"--format {output_format} needs raw text; use conll, inline or jsonl")
