@@ -226,3 +226,29 @@ def test_train_interrupted_outside_epochs(
     assert result.exit_code == 2
     assert f"error: {expected.format(out=output)}" in result.output
     assert "Aborted" not in result.output
+
+
+def test_tag_onnx_file_with_torch_backend_rejected(tiny_model: Path, tmp_path: Path) -> None:
+    result = run("tag", str(tiny_model), "--onnx", str(tmp_path / "m.onnx"), "--backend", "torch")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"error: --onnx {tmp_path / 'm.onnx'} is read by the onnx backend; drop --backend torch\n"
+    )
+
+
+def test_tag_into_closed_pipe_ends_quietly(tiny_model: Path, tmp_path: Path) -> None:
+    source = tmp_path / "many.txt"
+    source.write_text("Jonas Feld visited Bergen.\n" * 20000, encoding="utf-8")
+    script = f'"{sys.executable}" -m elman -q tag "{tiny_model}" < "{source}" | head -1'
+    result = subprocess.run(
+        ["bash", "-c", script + "; echo status=${PIPESTATUS[0]}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[0])["source"] == "<stdin>:1"
+    assert lines[1] == "status=141"
+    assert result.stderr == ""

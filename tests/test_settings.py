@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
 import pytest
 
 from elman.errors import ConfigError
@@ -37,6 +41,7 @@ def test_bool_error_names_spelling(value: str) -> None:
         ("train.momentum=1.0", r"train.momentum=1.0: expected a value in \[0, 1\)"),
         ("train.momentum=nan", r"train.momentum=nan: expected a value in \[0, 1\)"),
         ("train.lr=0.0", "train.lr=0.0: expected a positive value below"),
+        ("train.seed=-1", r"train.seed=-1: expected 0 or more"),
         ("train.lowercase=1.5", r"train.lowercase=1.5: expected a probability in \[0, 1\]"),
         ("train.lr=nan", "train.lr=nan: expected a positive value below"),
         ("train.lr=1e39", "train.lr=1e[+]39: expected a positive value below"),
@@ -64,3 +69,23 @@ def test_bounds_accept_their_limits() -> None:
 def test_empty_preset_name_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown preset ''; available: "):
         load_settings(preset="")
+
+
+def test_threads_beyond_cores_use_cores(
+    tiny_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from elman.train.launch import launch_training
+
+    cores = os.cpu_count() or 1
+    with caplog.at_level(logging.WARNING, logger="elman"):
+        launch_training(
+            train_path=str(tiny_corpus),
+            dev=None,
+            output=tmp_path / "model",
+            overrides=["train.threads=100000", "train.epochs=1", "model.hidden=8"],
+            progress=False,
+            tensorboard=False,
+        )
+
+    assert f"train.threads=100000 is more than the {cores} cores; using {cores}" in caplog.text
+    assert (tmp_path / "model" / "model.safetensors").is_file()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -43,6 +44,11 @@ def _handles_errors(command: F) -> F:
         except ElmanError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
+        except BrokenPipeError:
+            # The reader of the output ended (``elman tag ... | head``): end quietly, with the
+            # status of a process that SIGPIPE ended, and without a second error at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
             typer.echo(f"error: {where}{error.strerror or error}", err=True)
@@ -303,8 +309,9 @@ def tag(
         typer.Option(min=0, help="Also list the K best tag sequences of each sentence (jsonl)."),
     ] = 0,
     backend: Annotated[
-        Backend, typer.Option(help="torch, or onnx (needs model.onnx from elman export).")
-    ] = Backend.torch,
+        Backend | None,
+        typer.Option(help="torch (the default), or onnx (needs model.onnx from elman export)."),
+    ] = None,
     onnx: Annotated[
         Path | None,
         typer.Option(
@@ -342,8 +349,10 @@ def tag(
     """Find the entities in text files or standard input."""
     from elman import atomic
 
-    if onnx is not None:
-        backend = Backend.onnx
+    if onnx is not None and backend is Backend.torch:
+        raise ElmanError(f"--onnx {onnx} is read by the onnx backend; drop --backend torch")
+    if backend is None:
+        backend = Backend.torch if onnx is None else Backend.onnx
     if input_dir is not None or output_dir is not None:
         from elman.distributed.collection import tag_collection_command
 

@@ -18,13 +18,14 @@ import torch.multiprocessing
 from elman.data.readers import read_corpus
 from elman.data.vocab import Vocabularies
 from elman.distributed import ddp
-from elman.errors import ConfigError
+from elman.errors import ConfigError, ElmanError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
 from elman.tag.predictor import load
 from elman.train.config import TrainConfig
 from elman.train.events import EpochInfo, NonFiniteInfo
 from elman.train.loop import seed_everything
+from elman.train.signals import Terminated
 
 ELMAN = [sys.executable, "-m", "elman"]
 WORLD = 2
@@ -288,3 +289,46 @@ def test_language_model_trains_in_two_processes(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+class _StoppedTorchrun:
+    """A torchrun process whose parent gets SIGTERM while it waits, then ends with 143."""
+
+    pid = 4242
+
+    def __init__(self, *_: object, **__: object) -> None:
+        self.waits = 0
+        self.terminated = False
+
+    def wait(self, timeout: float | None = None) -> int:
+        self.waits += 1
+        if self.waits == 1:
+            raise Terminated
+        return 143
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+@pytest.mark.parametrize("checkpointed", [False, True])
+def test_interrupted_parent_names_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkpointed: bool
+) -> None:
+    if checkpointed:
+        (tmp_path / "checkpoints" / "last").mkdir(parents=True)
+        (tmp_path / "checkpoints" / "last" / "state.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["elman", "train", "--output", str(tmp_path)])
+    monkeypatch.setattr(ddp.subprocess, "Popen", _StoppedTorchrun)
+
+    with pytest.raises(ElmanError) as raised:
+        ddp.train_in_processes(2, tmp_path)
+
+    if checkpointed:
+        assert str(raised.value) == (
+            "interrupted; resume from the last completed epoch with: "
+            f"elman train --resume {tmp_path} --nproc 2"
+        )
+    else:
+        assert str(raised.value) == (
+            f"interrupted before the first checkpoint in {tmp_path}; run the same command again"
+        )

@@ -76,9 +76,12 @@ def test_onnx_tags_equal_torch_on_corpus(model_dir: Path) -> None:
     assert onnx_tags == torch_tags
 
 
-def test_missing_onnx_file_names_export_command(tiny_model: Path) -> None:
-    with pytest.raises(ModelError, match="elman export"):
+def test_missing_onnx_file_names_export_command(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=f"create it with: elman export {tiny_model} --onnx"):
         load(tiny_model, backend="onnx")
+    elsewhere = tmp_path / "none.onnx"
+    with pytest.raises(ModelError, match=f"elman export {tiny_model} --onnx {elsewhere}"):
+        load(tiny_model, backend="onnx", onnx_file=elsewhere)
 
 
 class _OldCharInput(torch.nn.Module):
@@ -175,7 +178,9 @@ def test_onnx_file_of_another_model_rejected(tmp_path: Path) -> None:
 
     assert rejected.returncode == 2
     assert "Traceback" not in rejected.stderr
-    assert rejected.stderr.startswith(
-        f"error: {other}: exported from another model or another version of this one"
+    assert rejected.stderr == (
+        f"error: {other}: exported from another model or another version of this one; export "
+        f"{tmp_path / 'seed1'} to a file of its own with: elman export {tmp_path / 'seed1'} and "
+        "tag with --backend onnx\n"
     )
     assert accepted.returncode == 0, accepted.stderr

@@ -117,6 +117,27 @@ def test_cli_new_run_into_folder_in_use(
     )
 
 
+def test_new_run_into_trained_folder_in_use(
+    holder: tuple[Path, subprocess.Popen[str]], tiny_model: Path, tiny_corpus: Path
+) -> None:
+    folder, process = holder
+    shutil.copytree(tiny_model / "checkpoints", folder / "checkpoints")
+
+    with pytest.raises(
+        ConfigError, match=rf"in use by another training run \(process {process.pid}\)"
+    ):
+        launch_training(train_path=str(tiny_corpus), dev=None, output=folder, progress=False)
+
+    assert (folder / LOCK_FILE).is_file()
+
+
+def test_failed_checks_leave_no_lock_file(tiny_model: Path, tiny_corpus: Path) -> None:
+    with pytest.raises(ConfigError, match="already contains a model"):
+        launch_training(train_path=str(tiny_corpus), dev=None, output=tiny_model, progress=False)
+
+    assert not (tiny_model / LOCK_FILE).exists()
+
+
 def test_run_leaves_no_lock_file(tiny_corpus: Path, tmp_path: Path) -> None:
     folder = tmp_path / "model"
     launch_training(

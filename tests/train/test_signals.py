@@ -235,9 +235,10 @@ def test_sigterm_stops_single_network(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("group", [False, True], ids=["sigterm-parent", "ctrl-c-group"])
-def test_signal_stops_torchrun_processes(tmp_path: Path, group: bool) -> None:
+@pytest.mark.parametrize("target", ["sigterm-parent", "sigint-parent", "ctrl-c-group"])
+def test_signal_stops_torchrun_processes(tmp_path: Path, target: str) -> None:
     log = tmp_path / "log.txt"
+    group = target == "ctrl-c-group"
     process = _start(tmp_path / "model", log, "--nproc", "2", session=group)
     _wait_for_log(process, log, "epoch 2:")
     descendants = _descendants(process.pid)
@@ -245,7 +246,7 @@ def test_signal_stops_torchrun_processes(tmp_path: Path, group: bool) -> None:
     if group:
         os.killpg(process.pid, signal.SIGINT)  # as a terminal does: every process of the run
     else:
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM if target == "sigterm-parent" else signal.SIGINT)
 
     assert process.wait(timeout=120) == 2, log.read_text()
     text = log.read_text()

@@ -46,6 +46,8 @@ from elman.train.signals import Terminated
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_SECONDS = 5.0
+"""How long torchrun may take to stop after Ctrl-C before it gets SIGTERM."""
 PARENT_REPORTS_INTERRUPTION = "ELMAN_PARENT_REPORTS_INTERRUPTION"
 """Set in the environment of the processes that ``train_in_processes`` starts."""
 
@@ -258,14 +260,16 @@ def train_in_processes(nproc: int, output: Path, lock: int | None = None) -> Pat
     try:
         status = process.wait()
     except KeyboardInterrupt as interrupt:
-        # Ctrl-C in a terminal reaches torchrun and the training processes too; SIGTERM reached
-        # this process alone, so it is passed on. torchrun then stops the training processes.
-        if isinstance(interrupt, Terminated):
-            process.terminate()
-        process.wait()
+        status = _stop_torchrun(process, terminated=isinstance(interrupt, Terminated))
+        if status == 0:
+            return output  # the run had ended before torchrun heard of the interruption
+        if (output / "checkpoints" / "last" / "state.json").is_file():
+            raise ElmanError(
+                f"interrupted; resume from the last completed epoch with: elman train --resume "
+                f"{output} --nproc {nproc}"
+            ) from None
         raise ElmanError(
-            f"interrupted; resume from the last completed epoch with: elman train --resume "
-            f"{output} --nproc {nproc}"
+            f"interrupted before the first checkpoint in {output}; run the same command again"
         ) from None
     if status != 0:
         raise ElmanError(
@@ -273,6 +277,23 @@ def train_in_processes(nproc: int, output: Path, lock: int | None = None) -> Pat
             "messages above name the cause"
         )
     return output
+
+
+def _stop_torchrun(process: subprocess.Popen[bytes], *, terminated: bool) -> int:
+    """Stop torchrun after this process got SIGTERM or SIGINT; return its exit status.
+
+    SIGTERM reached this process alone, so it is passed on. Ctrl-C in a terminal reaches
+    torchrun and the training processes too, but ``kill -INT`` reaches this process alone, so
+    torchrun gets SIGTERM when it is still running after ``STOP_GRACE_SECONDS``. torchrun then
+    stops the training processes.
+    """
+    if not terminated:
+        try:
+            return process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+    process.terminate()
+    return process.wait()
 
 
 def _command_line_arguments() -> list[str]:

@@ -103,17 +103,25 @@ class OnnxEmissions:
     """Computes emission scores with onnxruntime; a drop-in for ``ElmanTagger.emissions``.
 
     ``digest``, when given, must equal the ``model_digest`` that ``export_onnx`` stored in the
-    file: the scores of a graph exported from another model would be wrong or fail.
+    file: the scores of a graph exported from another model would be wrong or fail. ``model``,
+    the model directory, is named in the hints of errors.
     """
 
-    def __init__(self, path: str | Path, *, threads: int = 0, digest: str | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int = 0,
+        digest: str | None = None,
+        model: Path | None = None,
+    ):
         import onnxruntime as ort
 
         source = Path(path)
+        folder = "MODEL" if model is None else str(model)
         if not source.exists():
             raise ModelError(
-                f"{source}: no ONNX file; create it with: elman export {source.parent} "
-                f"--onnx {source}"
+                f"{source}: no ONNX file; create it with: elman export {folder} --onnx {source}"
             )
         options = ort.SessionOptions()
         if threads > 0:
@@ -128,14 +136,15 @@ class OnnxEmissions:
         if digest is not None and stored is not None and stored != digest:
             raise ModelError(
                 f"{source}: exported from another model or another version of this one; "
-                f"export this model with: elman export MODEL --onnx {source}"
+                f"export {folder} to a file of its own with: elman export {folder} and tag "
+                "with --backend onnx"
             )
         self.inputs = [node.name for node in self.session.get_inputs()]
         ranks = {node.name: len(node.shape) for node in self.session.get_inputs()}
         if ranks.get("chars", 2) != 2:
             raise ModelError(
                 f"{source}: exported by an older elman, whose character input no longer matches; "
-                f"export it again with: elman export {source.parent} --onnx {source}"
+                f"export it again with: elman export {folder} --onnx {source}"
             )
 
     def __call__(self, batch: Batch) -> torch.Tensor:

@@ -108,7 +108,7 @@ class Tagger:
                 source = saved.path / ONNX_FILE
             else:
                 raise ModelError("the onnx backend needs a model directory or an ONNX file")
-            self._emissions = OnnxEmissions(source, digest=model_digest(saved))
+            self._emissions = OnnxEmissions(source, digest=model_digest(saved), model=saved.path)
         elif backend != "torch":
             raise ModelError(f"unknown backend {backend!r}; expected torch or onnx")
 

@@ -20,6 +20,7 @@ LOWER_BOUNDS: dict[str, tuple[float, str]] = {
     "lr_patience": (0, "0 or more epochs"),
     "min_count": (1, "1 (keep every word) or more"),
     "threads": (0, "0 (one per core) or more"),
+    "seed": (0, "0 or more"),
     "max_length": (0, "0 (no limit) or more"),
     "clip_norm": (0.0, "0 (off) or a finite value above it"),
     "weight_decay": (0.0, "0 (off) or a finite value above it"),

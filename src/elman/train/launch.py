@@ -78,7 +78,7 @@ def launch_training(
             {
                 "--train": train_path is not None,
                 "--dev": dev is not None,
-                "--output": output is not None and output != resume,
+                "--output": output is not None and output.resolve() != resume.resolve(),
                 "--test": test is not None,
                 "--extra": bool(extra),
                 "--format": format != "auto",

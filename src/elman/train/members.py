@@ -36,6 +36,7 @@ from elman.train.run import (
     final_scores,
     read_corpora,
     train_model,
+    usable_threads,
     write_report,
 )
 from elman.train.signals import StopEvent, StopOnSignal, member_training, start_member_process
@@ -170,7 +171,9 @@ def _jobs(
     corpora: Corpora | None,
 ) -> list[MemberJob]:
     count = model_config.members
-    total = train_config.threads if train_config.threads > 0 else os.cpu_count() or 1
+    total = (
+        usable_threads(train_config.threads) if train_config.threads > 0 else os.cpu_count() or 1
+    )
     processes = member_processes(count)
     member_model = replace(model_config, members=1)
     level = logging.getLogger("elman").getEffectiveLevel()

@@ -56,14 +56,18 @@ def claimed_output(
     and report are deleted. Its model files stay until the new model replaces them. The block
     receives the lock's file descriptor, or None.
     """
-    earlier = _earlier_run(spec, model_config, train_config, overwrite, corpora)
     output = Path(spec.output)
-    with output_lock(output) if lock else nullcontext() as descriptor:
-        for name, marker in CLEARED.items():
-            if earlier and _written(output, marker):
-                shutil.rmtree(output / name)
-                logger.info("--overwrite: deleted %s of the earlier run", output / name)
-        yield descriptor
+    # An existing folder is locked before the checks, so that a run training in it is named.
+    # A new one is created only once the checks have passed.
+    early = lock and output.is_dir()
+    with output_lock(output) if early else nullcontext() as held:
+        earlier = _earlier_run(spec, model_config, train_config, overwrite, corpora)
+        with output_lock(output) if lock and not early else nullcontext() as created:
+            for name, marker in CLEARED.items():
+                if earlier and _written(output, marker):
+                    shutil.rmtree(output / name)
+                    logger.info("--overwrite: deleted %s of the earlier run", output / name)
+            yield held if held is not None else created
 
 
 def _earlier_run(

@@ -8,6 +8,7 @@ its dev and test scores. The command line and the Python API both call it.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -94,7 +95,7 @@ def train_model(
     output = Path(spec.output)
     output.mkdir(parents=True, exist_ok=True)
     if train_config.threads > 0:
-        torch.set_num_threads(train_config.threads)
+        torch.set_num_threads(usable_threads(train_config.threads))
     rank = ddp.join_process_group()
     if not ddp.is_main_process():
         consumers = ()  # rank 0 alone shows progress and writes TensorBoard events
@@ -162,6 +163,21 @@ def train_model(
     write_report(output, predictions)
     ddp.wait_for_all()
     return saved
+
+
+def usable_threads(requested: int) -> int:
+    """Return ``requested`` threads, or the number of cores when that is fewer.
+
+    More threads than cores only slow training down, and 100,000 made torch crash the process
+    (a segmentation fault) on a 2-core machine.
+    """
+    cores = os.cpu_count() or 1
+    if requested > cores:
+        logger.warning(
+            "train.threads=%d is more than the %d cores; using %d", requested, cores, cores
+        )
+        return cores
+    return requested
 
 
 def _run_trainer(
