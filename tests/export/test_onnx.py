@@ -141,6 +141,7 @@ def test_tag_reads_the_onnx_file_given(tiny_model: Path, tmp_path: Path) -> None
         "export", str(tiny_model), "--onnx", str(tmp_path / "small.onnx"), "--quantize"
     )
     assert quantized.returncode == 0, quantized.stderr
+    assert quantized.stderr == ""  # no onnxruntime advice at WARNING under -q
 
     by_torch = _elman("tag", str(tiny_model), str(text))
     by_file = _elman("tag", str(tiny_model), str(text), "--onnx", str(tmp_path / "other.onnx"))
