@@ -50,6 +50,11 @@ ABLATIONS = {
         "model.lm_words=1000",
         "model.lm_weight=0.3",
     ],
+    "trained on train and dev, 14 epochs, lowercased copies": [
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
     "four networks, trained on train and dev, 14 epochs": [
         "model.members=4",
         "train.with_dev=true",

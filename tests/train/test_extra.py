@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from elman.data.batch import length_batches
 from elman.data.readers import read_corpus
 from elman.data.relabel import corpus_entity_types, entity_types
+from elman.data.sentence import Sentence
 from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.model.config import ModelConfig
@@ -20,6 +22,7 @@ from elman.train import checkpoint
 from elman.train.config import TrainConfig
 from elman.train.launch import launch_training
 from elman.train.loop import Trainer
+from elman.train.run import lowercased_copies
 from tests.conftest import TINY_TRAIN
 from tests.train import elman_train, first_sentences
 
@@ -208,3 +211,37 @@ def test_untagged_extra_corpus_rejected(corpora: tuple[Path, Path], tmp_path: Pa
             progress=False,
             tensorboard=False,
         )
+
+
+def test_lowercased_copies_keep_tags_and_documents() -> None:
+    sentence = Sentence(("Ines", "Varga", "left", "OSLO"), ("B-PER", "I-PER", "O", "B-LOC"), 3, 7)
+
+    (copy,) = lowercased_copies([sentence])
+
+    assert copy.tokens == ("ines", "varga", "left", "oslo")
+    assert (copy.tags, copy.document, copy.line) == (sentence.tags, 3, 7)
+
+
+def test_training_with_lowercased_copies(
+    corpora: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    main, extra = corpora
+    expected = len(read_corpus(main).sentences) + len(read_corpus(extra).sentences)
+
+    with caplog.at_level(logging.INFO, logger="elman"):
+        saved = launch_training(
+            train_path=str(main),
+            dev=None,
+            output=tmp_path / "model",
+            extra=[str(extra)],
+            overrides=[
+                *SETTINGS,
+                "train.extra_types='PER=person,LOC=place,*=O'",
+                "train.lowercase_copies=true",
+            ],
+            progress=False,
+            tensorboard=False,
+        )
+
+    assert f"train.lowercase_copies: {expected} lowercased copies join" in caplog.text
+    assert saved.train_config.lowercase_copies is True

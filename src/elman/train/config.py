@@ -38,7 +38,9 @@ class TrainConfig:
     ``patience`` such epochs.
     ``rare_unk`` is the probability of replacing a word seen once in training by ``<unk>``.
     ``lowercase`` is the probability that a training sentence is lowercased in a batch, so that
-    the model also learns to find names written without capitals.
+    the model also learns to find names written without capitals. ``lowercase_copies`` adds a
+    lowercased copy of every training and extra sentence to the extra sentences, which
+    ``extra_ratio`` then draws from.
     ``max_minutes`` > 0 stops training before an epoch that would end past that time budget,
     judging by the length of the epoch before it (the first epoch always runs).
     ``average`` > 0 keeps a running average of the weights with that decay per step, so that 0.99
@@ -65,6 +67,7 @@ class TrainConfig:
     min_count: int = 1
     rare_unk: float = 0.5
     lowercase: float = 0.0
+    lowercase_copies: bool = False
     max_length: int = 0
     seed: int = 13
     threads: int = 0

@@ -104,6 +104,8 @@ def train_model(
 
     train, dev, test = read_corpora(spec, train_config, corpora)
     extra = read_extra_corpora(spec, train_config, train)
+    if train_config.lowercase_copies:
+        extra = [*extra, *lowercased_copies([*train.sentences, *extra])]
     learned = [*train.sentences, *extra]
     vocab = Vocabularies.build(
         [s.tokens for s in learned],
@@ -301,6 +303,15 @@ def read_extra_corpora(spec: RunSpec, config: TrainConfig, train: Corpus) -> lis
         f"{config.extra_ratio:g} per training sentence" if config.extra_ratio else "all",
     )
     return sentences
+
+
+def lowercased_copies(sentences: Sequence[Sentence]) -> list[Sentence]:
+    """Return a copy of each sentence with its tokens lowercased and its tags kept."""
+    copies = [replace(s, tokens=tuple(token.lower() for token in s.tokens)) for s in sentences]
+    logger.info(
+        "train.lowercase_copies: %d lowercased copies join the extra sentences", len(copies)
+    )
+    return copies
 
 
 def _require_tags(corpus: Corpus, message: str) -> None:
