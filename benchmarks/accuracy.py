@@ -209,7 +209,8 @@ def render() -> None:
             "the preset scored on dev (9, 14 and 30), and have no dev F1. The variant with four "
             "networks trains all four at the same time, one thread each, on the 2 cores. The "
             "variant with the language-model objective sets `model.lm_words=1000` and "
-            "`model.lm_weight=0.3`. "
+            "`model.lm_weight=0.3`. The variant with lowercased copies sets "
+            "`train.lowercase_copies=true`. "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",
