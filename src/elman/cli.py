@@ -198,15 +198,12 @@ def train(
                 nproc=nproc,
                 overwrite=overwrite,
             )
-        except KeyboardInterrupt:
-            # Within the epochs the run reports this itself, with the epoch to resume from.
+        except (KeyboardInterrupt, TrainingInterrupted) as stop:
             if interruption_reported_by_parent():
                 raise typer.Exit(2) from None
+            if isinstance(stop, TrainingInterrupted):
+                raise  # within the epochs: the message names the epoch to resume from
             raise interruption(output, resume) from None
-        except TrainingInterrupted:
-            if interruption_reported_by_parent():
-                raise typer.Exit(2) from None
-            raise
 
 
 @app.command()

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from elman import atomic
 from elman.errors import ConfigError, DataError, ElmanError, ModelError
+from elman.logs import raised_level
 from elman.tag import formats
 from elman.tag.documents import DOCUMENTS_PER_BATCH, read_text
 
@@ -566,16 +567,11 @@ def _quiet_dask_logs() -> Iterator[None]:
     Dask sets its own logger to INFO, and its scheduler logs every worker start and stop, which
     would drown the progress of the run in the command line's INFO log.
     """
-    dask_logger = logging.getLogger("distributed")
-    previous = dask_logger.level
     if logger.isEnabledFor(logging.DEBUG):
         yield
         return
-    dask_logger.setLevel(max(previous, logging.WARNING))
-    try:
+    with raised_level(logging.getLogger("distributed"), logging.WARNING):
         yield
-    finally:
-        dask_logger.setLevel(previous)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from elman.errors import ConfigError, ElmanError
 from elman.evaluate.metrics import Scores, score
 from elman.model.elman import ElmanTagger
 from elman.model.inference import predict_tags
+from elman.train.checkpoint import interruption_hint
 from elman.train.config import TrainConfig
 from elman.train.lock import add_holder
 from elman.train.loop import Pairs, Trainer
@@ -263,14 +264,7 @@ def train_in_processes(nproc: int, output: Path, lock: int | None = None) -> Pat
         status = _stop_torchrun(process, terminated=isinstance(interrupt, Terminated))
         if status == 0:
             return output  # the run had ended before torchrun heard of the interruption
-        if (output / "checkpoints" / "last" / "state.json").is_file():
-            raise ElmanError(
-                f"interrupted; resume from the last completed epoch with: elman train --resume "
-                f"{output} --nproc {nproc}"
-            ) from None
-        raise ElmanError(
-            f"interrupted before the first checkpoint in {output}; run the same command again"
-        ) from None
+        raise ElmanError(interruption_hint(output, f" --nproc {nproc}")) from None
     if status != 0:
         raise ElmanError(
             f"training in {nproc} processes failed: torchrun exited with status {status}; the "

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 from elman import atomic
 from elman.data.batch import Batch, encode_batch
 from elman.errors import ModelError
+from elman.logs import raised_level
 from elman.store import SavedModel
 
 logger = logging.getLogger(__name__)
@@ -78,27 +77,13 @@ def export_onnx(saved: SavedModel, path: str | Path, *, quantize: bool = False) 
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            with _root_errors_only():
+            # The quantizer logs on the root logger, at WARNING, advice meant for image models
+            # and a message for each tensor that it leaves unquantized, such as integer ones.
+            with raised_level(logging.getLogger(), logging.ERROR):
                 quantize_dynamic(str(temporary), str(temporary), weight_type=QuantType.QInt8)
         _record_digest(temporary, model_digest(saved))
     logger.info("wrote %s%s", target, " (int8 weights)" if quantize else "")
     return target
-
-
-@contextmanager
-def _root_errors_only() -> Iterator[None]:
-    """Log errors only on the root logger within the block.
-
-    The onnxruntime quantizer logs there, at WARNING, advice meant for image models and a
-    message for each tensor that it leaves unquantized, such as the integer ones.
-    """
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
 
 
 def model_digest(saved: SavedModel) -> str:

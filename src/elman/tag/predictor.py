@@ -132,8 +132,7 @@ class Tagger:
         ``documents`` numbers each sentence's document, for a model with document-level label
         consistency. Without it all ``sentences`` form one document.
         """
-        if documents is not None and len(documents) != len(sentences):
-            raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
+        _check_documents(sentences, documents)
         predicted = self._predict(sentences, confidences=False, documents=documents)
         return [tags for tags, _ in predicted]
 
@@ -145,8 +144,7 @@ class Tagger:
         The probabilities are those behind ``Entity.confidence``; ``documents`` is as in
         ``tag_sentences``.
         """
-        if documents is not None and len(documents) != len(sentences):
-            raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
+        _check_documents(sentences, documents)
         return self._predict(sentences, confidences=True, documents=documents)
 
     def nbest(self, tokens: Sequence[str], k: int) -> list[tuple[float, list[str]]]:
@@ -303,6 +301,11 @@ class Tagger:
         batch = encode_batch(self.vocab, sentences, chars=chars)
         scores = self._emissions(batch)  # (batch, time, num_tags)
         return [scores[row, : len(tokens)] for row, tokens in enumerate(sentences)]
+
+
+def _check_documents(sentences: Sequence[Sequence[str]], documents: Sequence[int] | None) -> None:
+    if documents is not None and len(documents) != len(sentences):
+        raise ValueError(f"{len(sentences)} sentences but {len(documents)} document numbers")
 
 
 def _bounded_batches(indices: list[int], lengths: Sequence[int]) -> Iterator[list[int]]:

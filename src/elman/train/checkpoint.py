@@ -126,6 +126,23 @@ def _restore(
     torch.set_rng_state(rng["torch"])
 
 
+def interruption_hint(output: Path, options: str = "") -> str:
+    """Return the message of a run in ``output`` interrupted outside the epochs.
+
+    It names ``elman train --resume OUTPUT`` (followed by ``options``) when a checkpoint exists,
+    or the same command again when none was written.
+    """
+    last = output / "checkpoints" / "last"
+    try:
+        _existing(last)
+    except ModelError:
+        return f"interrupted before the first checkpoint in {output}; run the same command again"
+    return (
+        f"interrupted; resume from the last completed epoch with: elman train --resume "
+        f"{output}{options}"
+    )
+
+
 def _existing(directory: Path) -> Path:
     """Return the checkpoint folder, or the previous one if a swap was interrupted."""
     if (directory / "state.json").exists():

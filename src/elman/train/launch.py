@@ -172,15 +172,12 @@ def interruption(output: Path | None, resume: Path | None) -> TrainingInterrupte
     directory = resume or output
     if directory is None:
         return TrainingInterrupted("interrupted")
-    checkpointed = (directory / "checkpoints" / "last" / "state.json").is_file()
-    if checkpointed or members.is_ensemble_run(directory):
+    if members.is_ensemble_run(directory):
         return TrainingInterrupted(
             f"interrupted; resume from the last completed epoch with: "
             f"elman train --resume {directory}"
         )
-    return TrainingInterrupted(
-        f"interrupted before the first checkpoint in {directory}; run the same command again"
-    )
+    return TrainingInterrupted(checkpoint.interruption_hint(directory))
 
 
 def _check_resume_alone(resume: Path, options: dict[str, bool]) -> None:

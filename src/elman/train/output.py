@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from elman.errors import ConfigError
+from elman.logs import raised_level
 from elman.model.config import ModelConfig
 from elman.store import MANIFEST_FILE
 from elman.train.config import TrainConfig
@@ -57,17 +58,19 @@ def claimed_output(
     receives the lock's file descriptor, or None.
     """
     output = Path(spec.output)
-    # An existing folder is locked before the checks, so that a run training in it is named.
-    # A new one is created only once the checks have passed.
-    early = lock and output.is_dir()
-    with output_lock(output) if early else nullcontext() as held:
+    existed = output.is_dir()
+    with ExitStack() as stack:
+        # An existing folder is locked before the checks, so that a run training in it is named.
+        # A new one is created only once the checks have passed.
+        descriptor = stack.enter_context(output_lock(output)) if lock and existed else None
         earlier = _earlier_run(spec, model_config, train_config, overwrite, corpora)
-        with output_lock(output) if lock and not early else nullcontext() as created:
-            for name, marker in CLEARED.items():
-                if earlier and _written(output, marker):
-                    shutil.rmtree(output / name)
-                    logger.info("--overwrite: deleted %s of the earlier run", output / name)
-            yield held if held is not None else created
+        if lock and not existed:
+            descriptor = stack.enter_context(output_lock(output))
+        for name, marker in CLEARED.items():
+            if earlier and _written(output, marker):
+                shutil.rmtree(output / name)
+                logger.info("--overwrite: deleted %s of the earlier run", output / name)
+        yield descriptor
 
 
 def _earlier_run(
@@ -108,21 +111,10 @@ def _check_inputs(
     corpora: Corpora | None,
 ) -> None:
     """Read the corpora as the run will, so that their errors are raised before any deletion."""
-    with _errors_only():
+    # The run reads the corpora again and logs what it finds then, so errors only here.
+    with raised_level(logging.getLogger("elman"), logging.ERROR):
         train, _, _ = read_corpora(spec, train_config, corpora)
         read_extra_corpora(spec, train_config, train)
     vectors = model_config.pretrained
     if vectors and not Path(vectors).is_file():
         raise ConfigError(f"model.pretrained={vectors!r}: file not found")
-
-
-@contextmanager
-def _errors_only() -> Iterator[None]:
-    """Log errors only, because the run reads the corpora again and logs what it finds then."""
-    package = logging.getLogger("elman")
-    level = package.level
-    package.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        package.setLevel(level)
