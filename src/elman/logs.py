@@ -1,4 +1,4 @@
-"""Logging helpers shared by the modules that call chatty libraries."""
+"""Logging helpers shared by several modules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 @contextmanager
 def raised_level(logger: logging.Logger, level: int) -> Iterator[None]:
-    """Within the block, log on ``logger`` at ``level`` and above only, then restore its level."""
+    """Raise the level of ``logger`` to at least ``level`` within the block, then restore it."""
     previous = logger.level
     logger.setLevel(max(previous, level))
     try:
