@@ -222,26 +222,36 @@ def test_lowercased_copies_keep_tags_and_documents() -> None:
     assert (copy.tags, copy.document, copy.line) == (sentence.tags, 3, 7)
 
 
+@pytest.mark.parametrize("with_dev", [False, True])
 def test_training_with_lowercased_copies(
-    corpora: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    corpora: tuple[Path, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    with_dev: bool,
 ) -> None:
     main, extra = corpora
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("Mika\tB-person\nwrote\tO\n\nAnu\tB-person\nsang\tO\n", encoding="utf-8")
     expected = len(read_corpus(main).sentences) + len(read_corpus(extra).sentences)
 
     with caplog.at_level(logging.INFO, logger="elman"):
         saved = launch_training(
             train_path=str(main),
-            dev=None,
+            dev=str(dev),
             output=tmp_path / "model",
             extra=[str(extra)],
             overrides=[
                 *SETTINGS,
                 "train.extra_types='PER=person,LOC=place,*=O'",
                 "train.lowercase_copies=true",
+                f"train.with_dev={str(with_dev).lower()}",
             ],
             progress=False,
             tensorboard=False,
         )
 
+    # Dev sentences are never copied, also when they are trained on.
     assert f"train.lowercase_copies: {expected} lowercased copies join" in caplog.text
+    assert ("train.with_dev: 2 dev sentences join the 2 training" in caplog.text) is with_dev
     assert saved.train_config.lowercase_copies is True
+    assert ("mika" in saved.vocab.words) is with_dev
