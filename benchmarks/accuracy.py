@@ -60,6 +60,13 @@ ABLATIONS = {
         "train.with_dev=true",
         "train.epochs=14",
     ],
+    "four networks, trained on train and dev, 14 epochs, lowercased copies": [
+        "model.members=4",
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
+    "lowercased copies": ["train.lowercase_copies=true"],
 }
 NO_EXTRA = "without the extra corpus"
 """The variant that trains without the corpus's extra training corpora."""

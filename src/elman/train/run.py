@@ -232,10 +232,10 @@ def read_corpora(
     *,
     join: bool = True,
 ) -> tuple[Corpus, Corpus | None, Corpus | None]:
-    """Read (or copy from ``corpora``) the train, dev and test corpora of ``spec``.
+    """Read the train, dev and test corpora of ``spec``, or copy them from ``corpora``.
 
-    Under ``train.with_dev`` the dev sentences join the training ones and dev comes back as
-    ``None``, unless ``join`` is false; the caller then joins them with ``join_dev``.
+    Under ``train.with_dev`` the dev sentences join the training ones and dev is returned as
+    ``None``. With ``join`` false, the caller joins them itself with ``join_dev``.
     """
 
     def read(path: str | None, index: int) -> Corpus | None:
