@@ -255,3 +255,31 @@ def test_training_with_lowercased_copies(
     assert ("train.with_dev: 2 dev sentences join the 2 training" in caplog.text) is with_dev
     assert saved.train_config.lowercase_copies is True
     assert ("mika" in saved.vocab.words) is with_dev
+
+
+def test_extra_types_may_name_dev_types(
+    corpora: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    main, extra = corpora
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("Pellucid\tB-group\nwon\tO\n", encoding="utf-8")
+
+    # Under with_dev the dev sentences are training sentences, so their types are known too.
+    with caplog.at_level(logging.INFO, logger="elman"):
+        saved = launch_training(
+            train_path=str(main),
+            dev=str(dev),
+            output=tmp_path / "model",
+            extra=[str(extra)],
+            overrides=[
+                *SETTINGS,
+                "train.extra_types='PER=person,LOC=place,ORG=group,*=O'",
+                "train.with_dev=true",
+                "train.lowercase_copies=true",
+            ],
+            progress=False,
+            tensorboard=False,
+        )
+
+    assert "B-group" in saved.vocab.tags
+    assert "lowercased copies join" in caplog.text

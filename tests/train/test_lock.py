@@ -69,11 +69,7 @@ def test_overwrite_of_folder_in_use_keeps_it(
 ) -> None:
     folder, _ = holder
     assert not (tiny_model / LOCK_FILE).exists()
-    for item in tiny_model.iterdir():
-        if item.is_dir():
-            shutil.copytree(item, folder / item.name)
-        else:
-            shutil.copy2(item, folder / item.name)
+    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)
     before = sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
     with pytest.raises(ConfigError, match="in use by another training run"):

@@ -103,13 +103,15 @@ def train_model(
     _log_header(spec, model_config, train_config)
 
     train, dev, test = read_corpora(spec, train_config, corpora, join=False)
+    training_only = train.sentences
+    if train_config.with_dev:
+        train, dev = join_dev(train, dev), None
     extra = read_extra_corpora(spec, train_config, train)
     if train_config.lowercase_copies:
         # Dev sentences are not copied, even under with_dev, because on WNUT-17 ensembles with
         # their copies scored 28.4 test F1 against 32.1 without (benchmarks/results).
-        extra = [*extra, *lowercased_copies([*train.sentences, *extra])]
-    if train_config.with_dev:
-        train, dev = join_dev(train, dev), None
+        extra = [*extra, *lowercased_copies([*training_only, *extra])]
+
     learned = [*train.sentences, *extra]
     vocab = Vocabularies.build(
         [s.tokens for s in learned],
