@@ -73,9 +73,23 @@ ABLATIONS = {
         "train.lowercase_copies=true",
     ],
     "lowercased copies": ["train.lowercase_copies=true"],
+    "trained on train and dev, 14 epochs, lowercased copies, every CoNLL-2003 split": [
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
+    "four networks, trained on train and dev, 14 epochs, lowercased copies, "
+    "every CoNLL-2003 split": [
+        "model.members=4",
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
 }
 NO_EXTRA = "without the extra corpus"
 """The variant that trains without the corpus's extra training corpora."""
+MORE_EXTRA = "every CoNLL-2003 split"
+"""Variants whose label ends with this train on the other splits of the extra corpus as well."""
 ANCHORS = """\
 Reference points on the same test sets (entity F1, conlleval):
 
@@ -91,7 +105,7 @@ Reference points on the same test sets (entity F1, conlleval):
 
 def run_one(corpus: str, preset: str, seed: int, overrides: list[str], label: str) -> dict:
     train, dev, test = corpus_paths(corpus)
-    extra = [] if label == NO_EXTRA else extra_paths(corpus)
+    extra = [] if label == NO_EXTRA else extra_paths(corpus, more=label.endswith(MORE_EXTRA))
     with tempfile.TemporaryDirectory() as output:
         started = time.perf_counter()
         saved = launch_training(
@@ -226,7 +240,8 @@ def render() -> None:
             "`model.lm_words=1000` and `model.lm_weight=0.3`. The variants with lowercased "
             "copies set `train.lowercase_copies=true`, which copies the training and extra "
             "sentences but not the dev sentences. The log keeps earlier runs from before it "
-            "left the dev sentences out. "
+            "left the dev sentences out. The variants on every CoNLL-2003 split add its dev and "
+            "test sets to its training set as extra corpora. "
             "A later run of the same seed replaces an earlier one in the tables; "
             "`benchmarks/results/accuracy.jsonl` keeps every run.",
             "",

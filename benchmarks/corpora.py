@@ -22,6 +22,9 @@ CORPORA = {
 EXTRA_CORPORA = {"wnut": ("conll2003/train.txt",)}
 """Annotated corpora added to a corpus's training data (``elman train --extra``)."""
 
+MORE_EXTRA_CORPORA = {"wnut": ("conll2003/dev.txt", "conll2003/test.txt")}
+"""The other splits of an extra corpus, which some variants add to the extra training data."""
+
 
 def corpus_paths(name: str) -> tuple[str, str, str]:
     """Return the train, dev and test paths of a corpus, or exit if the data is absent."""
@@ -31,9 +34,13 @@ def corpus_paths(name: str) -> tuple[str, str, str]:
     return str(DATA / train), str(DATA / dev), str(DATA / test)
 
 
-def extra_paths(name: str) -> list[str]:
-    """Return the paths of the extra training corpora of a corpus (often none)."""
-    return [str(DATA / path) for path in EXTRA_CORPORA.get(name, ())]
+def extra_paths(name: str, *, more: bool = False) -> list[str]:
+    """Return the paths of the extra training corpora of a corpus (often none).
+
+    With ``more`` they include the other splits of the extra corpora (``MORE_EXTRA_CORPORA``).
+    """
+    paths = [*EXTRA_CORPORA.get(name, ()), *(MORE_EXTRA_CORPORA.get(name, ()) if more else ())]
+    return [str(DATA / path) for path in paths]
 
 
 def machine() -> str:
