@@ -66,12 +66,6 @@ ABLATIONS = {
         "train.epochs=14",
         "train.lowercase_copies=true",
     ],
-    "eight networks, trained on train and dev, 14 epochs, lowercased copies": [
-        "model.members=8",
-        "train.with_dev=true",
-        "train.epochs=14",
-        "train.lowercase_copies=true",
-    ],
     "lowercased copies": ["train.lowercase_copies=true"],
     "trained on train and dev, 14 epochs, lowercased copies, every CoNLL-2003 split": [
         "train.with_dev=true",
@@ -81,6 +75,13 @@ ABLATIONS = {
     "four networks, trained on train and dev, 14 epochs, lowercased copies, "
     "every CoNLL-2003 split": [
         "model.members=4",
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
+    "eight networks, trained on train and dev, 14 epochs, lowercased copies, "
+    "every CoNLL-2003 split": [
+        "model.members=8",
         "train.with_dev=true",
         "train.epochs=14",
         "train.lowercase_copies=true",
