@@ -79,6 +79,13 @@ ABLATIONS = {
         "train.epochs=14",
         "train.lowercase_copies=true",
     ],
+    "eight networks, trained on train and dev, 14 epochs, lowercased copies, "
+    "every CoNLL-2003 split": [
+        "model.members=8",
+        "train.with_dev=true",
+        "train.epochs=14",
+        "train.lowercase_copies=true",
+    ],
 }
 NO_EXTRA = "without the extra corpus"
 """The variant that trains without the corpus's extra training corpora."""
@@ -229,8 +236,8 @@ def render() -> None:
             "(`train.with_dev=true`) for 14 epochs, the median best epoch of the three runs of "
             "the preset scored on dev (9, 14 and 30), and have no dev F1. The runs of the "
             "variant with four networks trained all four at the same time, one thread each, on "
-            "the 2 cores. Those with four networks and lowercased copies train two at a time, "
-            "one per core. The variant with the language-model objective sets "
+            "the 2 cores. Those with four or eight networks and lowercased copies train two at "
+            "a time, one per core. The variant with the language-model objective sets "
             "`model.lm_words=1000` and `model.lm_weight=0.3`. The variants with lowercased "
             "copies set `train.lowercase_copies=true`, which copies the training and extra "
             "sentences but not the dev sentences. The log keeps earlier runs from before it "
