@@ -15,10 +15,11 @@ from elman.data.vocab import Vocabularies
 from elman.errors import ModelError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
-from elman.train import checkpoint
+from elman.train import checkpoint, run
 from elman.train.config import TrainConfig
-from elman.train.events import EpochInfo
+from elman.train.events import EpochInfo, StepInfo
 from elman.train.loop import Trainer
+from elman.train.run import RunSpec, TrainingInterrupted, train_model
 
 RUN = {"train": "tiny.conll", "dev": None, "output": "out"}
 
@@ -202,3 +203,50 @@ def test_damaged_weights_are_model_error(tiny_corpus: Path, tmp_path: Path) -> N
 
     with pytest.raises(ModelError, match="damaged checkpoint"):
         checkpoint.load_checkpoint(_trainer(tiny_corpus), tmp_path / "last")
+
+
+class _StopAtStep:
+    """A training consumer that raises KeyboardInterrupt at the first step of ``epoch``."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_event(self, event: object, trainer: Trainer) -> None:
+        if isinstance(event, StepInfo) and event.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+    def close(self) -> None:
+        pass
+
+
+def _interrupted(corpus: Path, output: Path, consumers: list[_StopAtStep]) -> str:
+    spec = RunSpec(train=str(corpus), dev=None, output=str(output))
+    settings = TrainConfig(epochs=3, batch_size=4, threads=1)
+    with pytest.raises(TrainingInterrupted) as caught:
+        train_model(spec, ModelConfig(word_dim=8, hidden=8), settings, consumers=consumers)
+    return str(caught.value)
+
+
+def test_interruption_mid_epoch_names_that_epoch(tiny_corpus: Path, tmp_path: Path) -> None:
+    message = _interrupted(tiny_corpus, tmp_path / "model", [_StopAtStep(2)])
+
+    assert message.startswith("interrupted in epoch 2; resume from the last completed epoch")
+    assert message.endswith(f"elman train --resume {tmp_path / 'model'}")
+
+
+def test_interruption_after_saved_epoch_says_so(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_save = run._save_checkpoint
+
+    def save_then_stop(trainer: Trainer, directory: Path, spec: dict[str, Any]) -> None:
+        real_save(trainer, directory, spec)
+        if directory.name == "best":  # written after "last", so epoch 1 is on disk
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "_save_checkpoint", save_then_stop)
+    message = _interrupted(tiny_corpus, tmp_path / "model", [])
+
+    assert message.startswith("interrupted after epoch 1, which is saved; resume with:")
+    last = checkpoint._read_state(tmp_path / "model" / "checkpoints" / "last")
+    assert last["trainer"]["epoch"] == 1

@@ -193,15 +193,18 @@ def _run_trainer(
 ) -> None:
     run = asdict(spec)
     checkpoints = output / "checkpoints"
+    saved = -1  # the epoch of the last checkpoint written; -1 before the first
     try:
         if trainer.state.epoch == 0:
             # A checkpoint before the first step lets a run interrupted in epoch 1 resume exactly.
             _save_checkpoint(trainer, checkpoints / "last", run)
+        saved = trainer.state.epoch
         for event in trainer.run():
             for consumer in consumers:
                 consumer.on_event(event, trainer)
             if isinstance(event, EpochInfo):
                 _save_checkpoint(trainer, checkpoints / "last", run)
+                saved = trainer.state.epoch
                 if event.improved:
                     _save_checkpoint(trainer, checkpoints / "best", run)
     except TrainingDiverged:
@@ -210,15 +213,20 @@ def _run_trainer(
         _save_checkpoint(trainer, checkpoints / "last", run)
         raise
     except KeyboardInterrupt:
-        # The last checkpoint is the end of the previous epoch (or the start of the run): a
-        # mid-epoch checkpoint could not resume exactly, so the interrupted epoch is repeated.
-        raise TrainingInterrupted(
-            f"interrupted in epoch {trainer.state.epoch}; resume from the last completed epoch "
-            f"with: elman train --resume {output}"
-        ) from None
+        raise TrainingInterrupted(_interruption(trainer.state.epoch, saved, output)) from None
     finally:
         for consumer in consumers:
             consumer.close()
+
+
+def _interruption(epoch: int, saved: int, output: Path) -> str:
+    """Return the message of a run stopped in ``epoch``, whose last checkpoint is of ``saved``."""
+    resume = f"elman train --resume {output}"
+    if epoch == saved and epoch > 0:
+        return f"interrupted after epoch {epoch}, which is saved; resume with: {resume}"
+    # The last checkpoint is the end of the previous epoch (or the start of the run): a
+    # mid-epoch checkpoint could not resume exactly, so the interrupted epoch is repeated.
+    return f"interrupted in epoch {epoch}; resume from the last completed epoch with: {resume}"
 
 
 def _save_checkpoint(trainer: Trainer, directory: Path, run: dict[str, Any]) -> None:
