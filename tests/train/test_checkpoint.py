@@ -227,14 +227,14 @@ def _interrupted(corpus: Path, output: Path, consumers: list[_StopAtStep]) -> st
     return str(caught.value)
 
 
-def test_interruption_mid_epoch_names_that_epoch(tiny_corpus: Path, tmp_path: Path) -> None:
+def test_interruption_mid_epoch(tiny_corpus: Path, tmp_path: Path) -> None:
     message = _interrupted(tiny_corpus, tmp_path / "model", [_StopAtStep(2)])
 
     assert message.startswith("interrupted in epoch 2; resume from the last completed epoch")
     assert message.endswith(f"elman train --resume {tmp_path / 'model'}")
 
 
-def test_interruption_after_saved_epoch_says_so(
+def test_interruption_after_saved_epoch(
     tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_save = run._save_checkpoint

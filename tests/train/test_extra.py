@@ -18,6 +18,7 @@ from elman.data.vocab import Vocabularies
 from elman.errors import ElmanError
 from elman.model.config import ModelConfig
 from elman.model.elman import ElmanTagger
+from elman.store import SavedModel
 from elman.train import checkpoint
 from elman.train.config import TrainConfig
 from elman.train.launch import launch_training
@@ -222,6 +223,22 @@ def test_lowercased_copies_keep_tags_and_documents() -> None:
     assert (copy.tags, copy.document, copy.line) == (sentence.tags, 3, 7)
 
 
+def _train_with_dev(
+    corpora: tuple[Path, Path], dev: Path, output: Path, overrides: list[str]
+) -> SavedModel:
+    """Train on the main and extra corpora with ``dev``, the test settings and ``overrides``."""
+    main, extra = corpora
+    return launch_training(
+        train_path=str(main),
+        dev=str(dev),
+        output=output,
+        extra=[str(extra)],
+        overrides=[*SETTINGS, *overrides],
+        progress=False,
+        tensorboard=False,
+    )
+
+
 @pytest.mark.parametrize("with_dev", [False, True])
 def test_training_with_lowercased_copies(
     corpora: tuple[Path, Path],
@@ -235,19 +252,15 @@ def test_training_with_lowercased_copies(
     expected = len(read_corpus(main).sentences) + len(read_corpus(extra).sentences)
 
     with caplog.at_level(logging.INFO, logger="elman"):
-        saved = launch_training(
-            train_path=str(main),
-            dev=str(dev),
-            output=tmp_path / "model",
-            extra=[str(extra)],
-            overrides=[
-                *SETTINGS,
+        saved = _train_with_dev(
+            corpora,
+            dev,
+            tmp_path / "model",
+            [
                 "train.extra_types='PER=person,LOC=place,*=O'",
                 "train.lowercase_copies=true",
                 f"train.with_dev={str(with_dev).lower()}",
             ],
-            progress=False,
-            tensorboard=False,
         )
 
     # Dev sentences are never copied, also when they are trained on.
@@ -260,25 +273,20 @@ def test_training_with_lowercased_copies(
 def test_extra_types_may_name_dev_types(
     corpora: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    main, extra = corpora
     dev = tmp_path / "dev.tsv"
     dev.write_text("Pellucid\tB-group\nwon\tO\n", encoding="utf-8")
 
     # Under with_dev the dev sentences are training sentences, so their types are known too.
     with caplog.at_level(logging.INFO, logger="elman"):
-        saved = launch_training(
-            train_path=str(main),
-            dev=str(dev),
-            output=tmp_path / "model",
-            extra=[str(extra)],
-            overrides=[
-                *SETTINGS,
+        saved = _train_with_dev(
+            corpora,
+            dev,
+            tmp_path / "model",
+            [
                 "train.extra_types='PER=person,LOC=place,ORG=group,*=O'",
                 "train.with_dev=true",
                 "train.lowercase_copies=true",
             ],
-            progress=False,
-            tensorboard=False,
         )
 
     assert "B-group" in saved.vocab.tags

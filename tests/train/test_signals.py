@@ -229,7 +229,7 @@ def test_sigterm_stops_single_network(tmp_path: Path) -> None:
     assert process.wait(timeout=60) == 2, log.read_text()
     errors = [line for line in log.read_text().splitlines() if line.startswith("error:")]
     assert len(errors) == 1
-    # Between an epoch's checkpoint and the next epoch the message says "after epoch N".
+    # A signal between an epoch's checkpoint and the next epoch gives "after epoch N".
     assert errors[0].startswith(("error: interrupted in epoch ", "error: interrupted after epoch "))
     assert errors[0].endswith(f"elman train --resume {tmp_path / 'model'}")
     assert _last_epoch(tmp_path / "model") >= 1

@@ -193,7 +193,7 @@ def _run_trainer(
 ) -> None:
     run = asdict(spec)
     checkpoints = output / "checkpoints"
-    saved = -1  # the epoch of the last checkpoint written; -1 before the first
+    saved = -1  # The epoch of the latest checkpoint written, or -1 before the first one.
     try:
         if trainer.state.epoch == 0:
             # A checkpoint before the first step lets a run interrupted in epoch 1 resume exactly.
